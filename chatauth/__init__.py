@@ -1,0 +1,1 @@
+"""Clerk session verification: middleware, principal, DRF authentication, development issuer."""

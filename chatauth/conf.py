@@ -1,0 +1,115 @@
+"""The `CLERK` settings namespace, read lazily so `override_settings` works in tests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    "JWT_KEY": "",
+    "JWKS_URL": "",
+    "PUBLISHABLE_KEY": "",
+    "SECRET_KEY": "",
+    "API_URL": "https://api.clerk.com",
+    "ISSUER": "",
+    "AUTHORIZED_PARTIES": [],
+    "CLOCK_SKEW_SECONDS": 5,
+    "JWKS_CACHE_TTL_SECONDS": 3600,
+    "JWKS_REFRESH_INTERVAL_SECONDS": 60,
+    "JWKS_TIMEOUT_SECONDS": 3.0,
+    "MAX_TOKEN_BYTES": 8192,
+    "ACCEPT_PENDING_SESSIONS": False,
+    "DEV_ISSUER": False,
+    "DEV_KEY_FILE": "",
+}
+
+DEV_ISSUER = "https://clerk.dev-issuer.localhost"
+
+
+@dataclass(frozen=True)
+class PublishableKey:
+    instance_type: str
+    frontend_api: str
+
+
+def parse_publishable_key(key: str) -> PublishableKey | None:
+    """Decode `pk_test_`/`pk_live_` + base64(`<frontend-api-host>$`) the way `@clerk/shared` does."""
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != "pk" or parts[1] not in {"test", "live"} or not parts[2]:
+        return None
+    encoded = parts[2] + "=" * (-len(parts[2]) % 4)
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not decoded.endswith("$"):
+        return None
+    host = decoded[:-1]
+    if "$" in host or "." not in host:
+        return None
+    return PublishableKey("production" if parts[1] == "live" else "development", host)
+
+
+class ClerkSettings:
+    """Attribute access to `settings.CLERK` with defaults, plus the values derived from them."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid CLERK setting: {name!r}")
+        if name not in self._cache:
+            user = getattr(settings, "CLERK", {})
+            self._cache[name] = user.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+    @property
+    def publishable(self) -> PublishableKey | None:
+        return parse_publishable_key(self.PUBLISHABLE_KEY) if self.PUBLISHABLE_KEY else None
+
+    @property
+    def jwks_url(self) -> str:
+        """Where session-token keys come from when no PEM key is configured ('' if nowhere)."""
+        if self.JWKS_URL:
+            return self.JWKS_URL
+        if self.publishable:
+            return f"https://{self.publishable.frontend_api}/.well-known/jwks.json"
+        if self.SECRET_KEY:
+            return self.API_URL.rstrip("/") + "/v1/jwks"
+        return ""
+
+    @property
+    def issuer(self) -> str:
+        """The expected `iss`: explicit, else the Frontend API of the publishable key, else the dev issuer."""
+        if self.ISSUER:
+            return self.ISSUER
+        if self.publishable:
+            return f"https://{self.publishable.frontend_api}"
+        if self.uses_dev_issuer:
+            return DEV_ISSUER
+        return ""
+
+    @property
+    def uses_dev_issuer(self) -> bool:
+        return bool(self.DEV_ISSUER) and not (
+            self.JWT_KEY or self.JWKS_URL or self.PUBLISHABLE_KEY or self.SECRET_KEY
+        )
+
+
+clerk_settings = ClerkSettings()
+
+
+@receiver(setting_changed)
+def _reload_clerk_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CLERK":
+        clerk_settings.reload()

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from chatauth import views
+
+urlpatterns = [
+    path("api/me", views.MeView.as_view(), name="me"),
+    path("dev/.well-known/jwks.json", views.dev_jwks, name="dev-jwks"),
+]

@@ -1,0 +1,139 @@
+"""Project settings, read from the environment (and an optional `.env` file) with django-environ.
+
+Every variable is listed with its default in `.env.example` and the README.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+
+_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+SECRET_KEY: str = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS: list[str] = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+
+INSTALLED_APPS = [
+    "config.apps.ChatAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "chatauth",
+    "threads",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chatauth.middleware.ClerkAuthMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.authentication.ClerkSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "chatauth.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clerk chat backend API",
+    "DESCRIPTION": "Workspace-scoped chat threads and messages behind Clerk sign-in.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+_clerk_configured = any(
+    env.str(name, default="")
+    for name in ("CLERK_JWT_KEY", "CLERK_JWKS_URL", "CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY")
+)
+_dev_issuer_mode = env.str("CLERK_DEV_ISSUER", default="auto").lower()
+if _dev_issuer_mode not in {"auto", "off", "force"}:
+    raise ImproperlyConfigured("CLERK_DEV_ISSUER must be one of auto, off, force.")
+
+# The chatauth namespace: read through `chatauth.conf.clerk_settings`.
+CLERK = {
+    "JWT_KEY": env.str("CLERK_JWT_KEY", default="").replace("\\n", "\n"),
+    "JWKS_URL": env.str("CLERK_JWKS_URL", default=""),
+    "PUBLISHABLE_KEY": env.str("CLERK_PUBLISHABLE_KEY", default=""),
+    "SECRET_KEY": env.str("CLERK_SECRET_KEY", default=""),
+    "API_URL": env.str("CLERK_API_URL", default="https://api.clerk.com"),
+    "ISSUER": env.str("CLERK_ISSUER", default=""),
+    "AUTHORIZED_PARTIES": env.list("CLERK_AUTHORIZED_PARTIES", default=[]),
+    "CLOCK_SKEW_SECONDS": env.int("CLERK_CLOCK_SKEW_SECONDS", default=5),
+    "JWKS_CACHE_TTL_SECONDS": env.int("CLERK_JWKS_CACHE_TTL_SECONDS", default=3600),
+    "JWKS_REFRESH_INTERVAL_SECONDS": env.int("CLERK_JWKS_REFRESH_INTERVAL_SECONDS", default=60),
+    "JWKS_TIMEOUT_SECONDS": env.float("CLERK_JWKS_TIMEOUT_SECONDS", default=3.0),
+    "MAX_TOKEN_BYTES": env.int("CLERK_MAX_TOKEN_BYTES", default=8192),
+    "ACCEPT_PENDING_SESSIONS": env.bool("CLERK_ACCEPT_PENDING_SESSIONS", default=False),
+    "DEV_ISSUER": _dev_issuer_mode == "force" or (_dev_issuer_mode == "auto" and DEBUG and not _clerk_configured),
+    "DEV_KEY_FILE": env.str("CLERK_DEV_KEY_FILE", default=str(BASE_DIR / "var" / "dev_issuer_key.pem")),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the production settings module, with test-only secrets filled in.
+
+The environment still wins (DATABASE_URL selects PostgreSQL, CACHE_URL selects Redis).
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import BASE_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CLERK["DEV_KEY_FILE"] = str(BASE_DIR / "var" / "test_dev_issuer_key.pem")  # noqa: F405
