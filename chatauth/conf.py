@@ -101,9 +101,7 @@ class ClerkSettings:
 
     @property
     def uses_dev_issuer(self) -> bool:
-        return bool(self.DEV_ISSUER) and not (
-            self.JWT_KEY or self.JWKS_URL or self.PUBLISHABLE_KEY or self.SECRET_KEY
-        )
+        return bool(self.DEV_ISSUER) and not (self.JWT_KEY or self.JWKS_URL or self.PUBLISHABLE_KEY or self.SECRET_KEY)
 
 
 clerk_settings = ClerkSettings()

@@ -97,16 +97,13 @@ class DevIssuer:
                     claims["fea"] = ",".join(f"o:{f}" for f in features)
                     claims["o"]["per"] = ",".join(permission_names)
                     claims["o"]["fpm"] = ",".join(
-                        str(sum(1 << permission_names.index(p) for p in (org_permissions or {})[f]))
-                        for f in features
+                        str(sum(1 << permission_names.index(p) for p in (org_permissions or {})[f])) for f in features
                     )
         elif org_id:
             claims["org_id"] = org_id
             claims["org_role"] = org_role if org_role.startswith("org:") else f"org:{org_role}"
             claims["org_slug"] = org_slug or org_id
-            claims["org_permissions"] = [
-                f"org:{f}:{p}" for f, perms in (org_permissions or {}).items() for p in perms
-            ]
+            claims["org_permissions"] = [f"org:{f}:{p}" for f, perms in (org_permissions or {}).items() for p in perms]
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
 
 

@@ -86,7 +86,9 @@ def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[
     return header, payload, signature
 
 
-def verify_jwt(token: str, key_source: KeySource, options: VerifyOptions, *, now: float | None = None) -> dict[str, Any]:
+def verify_jwt(
+    token: str, key_source: KeySource, options: VerifyOptions, *, now: float | None = None
+) -> dict[str, Any]:
     """Verify a session JWT and return its claims; raise `TokenVerificationError` otherwise."""
     header, payload, signature = decode_unverified(token, options.max_token_bytes)
     if header.get("cat") == M2M_TOKEN_CATEGORY:
@@ -272,4 +274,3 @@ def verify_session_token(token: str, *, source: TokenSource = "header", now: flo
     if principal.session_status == "pending" and not clerk_settings.ACCEPT_PENDING_SESSIONS:
         raise TokenVerificationError(SESSION_PENDING, "The session is pending: treated as signed out.")
     return principal
-

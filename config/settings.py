@@ -22,9 +22,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS: list[str] = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 
 INSTALLED_APPS = [
     "config.apps.ChatAdminConfig",
@@ -137,3 +135,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The threads namespace (REST API for chat threads/messages): read through `threads.conf`.
+THREADS: dict = {}
+
+# The chat namespace (/api/chat streaming endpoint): read through `threads.chat.conf`.
+CHAT: dict = {}
+
+# The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud_conf`.
+CLOUD: dict = {}

@@ -7,8 +7,12 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import BASE_DIR  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import BASE_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CLERK["DEV_KEY_FILE"] = str(BASE_DIR / "var" / "test_dev_issuer_key.pem")  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A shared in-memory database, so a server thread started by a test sees the test's data.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = "file:testdb?mode=memory&cache=shared"  # noqa: F405

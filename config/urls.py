@@ -4,4 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("chatauth.urls")),
+    path("", include("threads.urls")),
+    path("", include("threads.chat.urls")),
+    path("", include("threads.cloud.urls")),
 ]

@@ -1,0 +1,144 @@
+"""Chat threads and messages, owned by a workspace (a user, or an organization member)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from threads.scoping import WorkspaceScopedManager
+
+MESSAGE_STATUSES = ("complete", "incomplete", "in_progress", "stopped")
+
+
+def new_thread_id() -> str:
+    """128 random bits: thread ids are unguessable, so an id alone reveals nothing."""
+    return "thr_" + secrets.token_urlsafe(16)
+
+
+class ThreadQuerySet(models.QuerySet["Thread"]):
+    def active(self) -> ThreadQuerySet:
+        return self.filter(is_archived=False)
+
+    def archived(self) -> ThreadQuerySet:
+        return self.filter(is_archived=True)
+
+    def newest_activity_first(self) -> ThreadQuerySet:
+        return self.order_by("-last_message_at", "-id")
+
+
+class ThreadManager(WorkspaceScopedManager.from_queryset(ThreadQuerySet)):  # type: ignore[misc]
+    workspace_lookup = "workspace_key"
+
+
+class Thread(models.Model):
+    id = models.CharField(primary_key=True, max_length=64, default=new_thread_id, editable=False)
+    workspace_key = models.CharField(max_length=255, editable=False)
+    org_id = models.CharField(max_length=128, null=True, blank=True, editable=False)
+    user_id = models.CharField(max_length=128, editable=False)
+    title = models.CharField(max_length=500, null=True, blank=True)
+    is_archived = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_message_at = models.DateTimeField(db_default=models.functions.Now())
+
+    all_workspaces = models.Manager.from_queryset(ThreadQuerySet)()
+    objects = ThreadManager()
+
+    class Meta:
+        default_manager_name = "all_workspaces"
+        indexes = [
+            # The workspace's thread list: equality on (workspace, archived), range on the sort key.
+            models.Index(fields=["workspace_key", "is_archived", "-last_message_at", "-id"], name="thread_ws_list_idx"),
+            models.Index(fields=["org_id"], name="thread_org_idx"),
+            models.Index(fields=["user_id"], name="thread_user_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace_key", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="thread_external_id_unique_per_workspace",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.id
+
+
+class MessageManager(WorkspaceScopedManager):
+    workspace_lookup = "thread__workspace_key"
+
+
+class Message(models.Model):
+    """One node of a thread's message tree. `message_id` is the client-visible id, unique per thread."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=128)
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    height = models.PositiveIntegerField(default=0)
+    format = models.CharField(max_length=64)
+    role = models.CharField(max_length=32, blank=True, default="")
+    content = models.JSONField()
+    status = models.CharField(max_length=32, default="complete")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    all_workspaces = models.Manager()
+    objects = MessageManager()
+
+    class Meta:
+        default_manager_name = "all_workspaces"
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "message_id"], name="message_id_unique_per_thread"),
+        ]
+        indexes = [models.Index(fields=["thread", "height", "created_at"], name="message_tree_idx")]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+    @staticmethod
+    def new_id() -> str:
+        return "msg_" + secrets.token_urlsafe(16)
+
+    @property
+    def parent_message_id(self) -> str | None:
+        return self.parent.message_id if self.parent_id else None
+
+
+class MessageFeedback(models.Model):
+    """A thumbs up/down on a message, as the assistant-cloud client sends it."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    type = models.CharField(max_length=16)
+    comment = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.message_id}"
+
+
+class RunReport(models.Model):
+    """Telemetry for one assistant run (`POST /v1/runs`), kept for the admin."""
+
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="run_reports")
+    status = models.CharField(max_length=32)
+    model_id = models.CharField(max_length=200, null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["thread", "created_at"], name="runreport_thread_idx")]
+
+    def __str__(self) -> str:
+        return self.id
