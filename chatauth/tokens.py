@@ -54,14 +54,17 @@ def _reject_constant(value: str) -> Any:
 def _b64url_decode(part: str) -> bytes:
     if any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=" for c in part):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(part.rstrip("=") + "=" * (-len(part.rstrip("=")) % 4))
+    bare = part.rstrip("=")
+    decoded = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != bare:
+        raise ValueError("non-canonical base64url")  # stray trailing bits, as Clerk's decoder refuses
+    return decoded
 
 
 def _json_object(part: str) -> dict[str, Any]:
+    """A JSON part as an object; other JSON values read as an empty object, as JS destructuring does."""
     value = json.loads(_b64url_decode(part), parse_constant=_reject_constant)
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
+    return value if isinstance(value, dict) else {}
 
 
 def _is_number(value: Any) -> bool:
