@@ -113,6 +113,7 @@ class RemoteJwksSource:
         digest = hashlib.sha256(f"{url}|{bearer}".encode()).hexdigest()[:24]
         self.cache_key = f"chatauth:jwks:{digest}"
         self.gate_key = f"chatauth:jwks-refresh:{digest}"
+        self.backoff_key = f"chatauth:jwks-backoff:{digest}"
 
     def key_for(self, kid: str | None) -> RSAPublicKey:
         entry = cache.get(self.cache_key)
@@ -132,13 +133,19 @@ class RemoteJwksSource:
         raise TokenVerificationError(KID_MISMATCH, f"No signing key in the JWKS matches kid={kid!r}.")
 
     def _refresh(self, current: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not cache.add(self.gate_key, 1, timeout=self.refresh_interval):
+        if current is None:
+            # Cold start: every worker may load, but a failed load backs everyone off for an interval.
+            if cache.get(self.backoff_key):
+                return None
+        elif not cache.add(self.gate_key, 1, timeout=self.refresh_interval):
             # Another worker refreshed (or tried) within the interval: use whatever it stored.
             return cache.get(self.cache_key) or current
         try:
             raw = self.fetch()
         except (httpx.HTTPError, ValueError) as exc:
             logger.warning("JWKS fetch from %s failed: %s", self.url, exc.__class__.__name__)
+            if current is None:
+                cache.set(self.backoff_key, 1, timeout=self.refresh_interval)
             return current
         entry = {"raw": raw, "fetched_at": time.time()}
         # Kept well past the TTL so an outage of the endpoint does not sign everybody out.

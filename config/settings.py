@@ -87,7 +87,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.authentication.ClerkSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["chatauth.authentication.IsSignedIn"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "chatauth.errors.api_exception_handler",
@@ -137,7 +137,13 @@ LOGGING = {
 }
 
 # The threads namespace (REST API for chat threads/messages): read through `threads.conf`.
-THREADS: dict = {}
+THREADS: dict = {
+    "MAX_CONTENT_BYTES": env.int("THREADS_MAX_CONTENT_BYTES", default=256 * 1024),
+    "MAX_METADATA_BYTES": env.int("THREADS_MAX_METADATA_BYTES", default=16 * 1024),
+    "MAX_BODY_BYTES": env.int("THREADS_MAX_BODY_BYTES", default=1024 * 1024),
+    "PAGE_SIZE": env.int("THREADS_PAGE_SIZE", default=20),
+    "MAX_PAGE_SIZE": env.int("THREADS_MAX_PAGE_SIZE", default=100),
+}
 
 # The chat namespace (/api/chat streaming endpoint): read through `threads.chat.conf`.
 CHAT: dict = {}

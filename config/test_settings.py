@@ -16,3 +16,5 @@ CLERK["DEV_KEY_FILE"] = str(BASE_DIR / "var" / "test_dev_issuer_key.pem")  # noq
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A shared in-memory database, so a server thread started by a test sees the test's data.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = "file:testdb?mode=memory&cache=shared"  # noqa: F405
+
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
