@@ -55,7 +55,9 @@ def main() -> None:
     server.document = {"keys": [key.jwk]}
     clerk = {"JWKS_URL": server.url, "ISSUER": ISSUER, "AUTHORIZED_PARTIES": ["http://localhost:3000"]}
     token = key.sign({**session_claims(issuer=ISSUER), "exp": int(time.time()) + 3600})
-    with override_settings(CLERK=clerk, CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+    with override_settings(
+        CLERK=clerk, CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ):
         client = Client()
         signed_in = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/me", headers=signed_in).status_code == 200
