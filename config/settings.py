@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chatauth.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -149,4 +150,20 @@ THREADS: dict = {
 CHAT: dict = {}
 
 # The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud_conf`.
-CLOUD: dict = {}
+CLOUD: dict = {
+    # Workspace-token keys: JSON list of {"kid", "secret"} (HS256, >= 32 chars) or {"kid", "private_key"} (RS256 PEM).
+    # The first signs, all verify. Unset: one HS256 key derived from SECRET_KEY (fine for one deployment; set
+    # explicit keys to rotate without downtime).
+    "SIGNING_KEYS": env.json("CLOUD_SIGNING_KEYS", default=[]),
+    "TOKEN_TTL_SECONDS": env.int("CLOUD_TOKEN_TTL_SECONDS", default=300),
+    "TOKEN_ISSUER": env.str("CLOUD_TOKEN_ISSUER", default="chat-backend"),
+    "CLOCK_SKEW_SECONDS": env.int("CLOUD_CLOCK_SKEW_SECONDS", default=5),
+    "WORKSPACE_ID_FORMAT": env.str("CLOUD_WORKSPACE_ID_FORMAT", default="{org_id}:{user_id}"),
+    "PROJECT_ID": env.str("CLOUD_PROJECT_ID", default="default"),
+    "ANONYMOUS_ENABLED": env.bool("CLOUD_ANONYMOUS_ENABLED", default=False),
+    "REFRESH_TOKEN_TTL_SECONDS": env.int("CLOUD_REFRESH_TOKEN_TTL_SECONDS", default=30 * 24 * 3600),
+    "JWKS_CACHE_TTL_SECONDS": env.int("CLOUD_JWKS_CACHE_TTL_SECONDS", default=3600),
+    "JWKS_REFRESH_INTERVAL_SECONDS": env.int("CLOUD_JWKS_REFRESH_INTERVAL_SECONDS", default=60),
+    "JWKS_TIMEOUT_SECONDS": env.float("CLOUD_JWKS_TIMEOUT_SECONDS", default=3.0),
+    "CORS_ALLOWED_ORIGINS": env.list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]),
+}

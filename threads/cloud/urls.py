@@ -1,3 +1,26 @@
-from django.urls import path  # noqa: F401
+"""/v1 (Assistant Cloud compatible) and the backend token endpoint; included at the root by config/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from threads.cloud import views
+
+urlpatterns = [
+    path("api/assistant-ui-token", views.AssistantUiTokenView.as_view(), name="assistant-ui-token"),
+    path("v1/auth/tokens", views.AuthTokensView.as_view(), name="cloud-auth-tokens"),
+    path("v1/auth/tokens/anonymous", views.AnonymousTokenView.as_view(), name="cloud-auth-anonymous"),
+    path("v1/auth/tokens/refresh", views.RefreshTokenView.as_view(), name="cloud-auth-refresh"),
+    path("v1/threads", views.ThreadListView.as_view(), name="cloud-threads"),
+    path("v1/threads/claim", views.ThreadClaimView.as_view(), name="cloud-threads-claim"),
+    path("v1/threads/<str:thread_id>", views.ThreadDetailView.as_view(), name="cloud-thread"),
+    path("v1/threads/<str:thread_id>/messages", views.MessageListView.as_view(), name="cloud-messages"),
+    path("v1/threads/<str:thread_id>/messages/<str:message_id>", views.MessageDetailView.as_view(),
+         name="cloud-message"),
+    path("v1/threads/<str:thread_id>/messages/<str:message_id>/feedback", views.MessageFeedbackView.as_view(),
+         name="cloud-message-feedback"),
+    path("v1/threads/<str:thread_id>/runs/<str:lease_id>/<str:action>", views.RunLeaseView.as_view(),
+         name="cloud-run-lease"),
+    path("v1/runs/stream", views.RunStreamView.as_view(), name="cloud-runs-stream"),
+    path("v1/runs", views.RunReportView.as_view(), name="cloud-runs"),
+    path("v1/events", views.EventsView.as_view(), name="cloud-events"),
+    re_path(r"^v1/", views.NotFoundView.as_view(), name="cloud-not-found"),
+]

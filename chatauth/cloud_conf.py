@@ -1,0 +1,132 @@
+"""The `CLOUD` settings namespace (workspace tokens, API keys, /v1), read lazily so `override_settings` works."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Workspace tokens: lifetime, issuer, leeway, signing keys (first signs, all verify).
+    "TOKEN_TTL_SECONDS": 300,
+    "TOKEN_ISSUER": "chat-backend",
+    "CLOCK_SKEW_SECONDS": 5,
+    "SIGNING_KEYS": [],
+    "MAX_TOKEN_BYTES": 8192,
+    # How a workspace id is written: `{user_id}` alone, or this format when there is a group (org/project).
+    "WORKSPACE_ID_FORMAT": "{org_id}:{user_id}",
+    # Reported as `project_id` on threads and tokens: one service = one project.
+    "PROJECT_ID": "default",
+    # Anonymous identities (POST /v1/auth/tokens/anonymous); off unless turned on.
+    "ANONYMOUS_ENABLED": False,
+    "REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,
+    # Provider JWT JWKS caching (same mechanics as Clerk session keys).
+    "JWKS_CACHE_TTL_SECONDS": 3600,
+    "JWKS_REFRESH_INTERVAL_SECONDS": 60,
+    "JWKS_TIMEOUT_SECONDS": 3.0,
+    # CORS for front ends calling /v1 directly.
+    "CORS_ALLOWED_ORIGINS": [],
+    "CORS_PATH_PREFIXES": ["/v1/"],
+    "CORS_MAX_AGE_SECONDS": 600,
+}
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.@+\-]{1,128}$")
+ANONYMOUS_PREFIX = "anon_"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One workspace-token key: HS256 with a shared secret, or RS256 with a PEM private key."""
+
+    kid: str
+    algorithm: str
+    signing_key: Any
+    verifying_key: Any
+
+
+def _derived_secret(purpose: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def _load_key(entry: Any, index: int) -> SigningKey:
+    if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str) or not entry["kid"]:
+        raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] needs a non-empty 'kid'.")
+    kid = entry["kid"]
+    if entry.get("secret"):
+        secret = str(entry["secret"])
+        if len(secret) < 32:
+            raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] secret must be at least 32 characters.")
+        return SigningKey(kid, "HS256", secret.encode(), secret.encode())
+    if entry.get("private_key"):
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            private = load_pem_private_key(str(entry["private_key"]).encode(), password=None)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] private_key is not a PEM key.") from exc
+        if not isinstance(private, RSAPrivateKey):
+            raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] private_key must be RSA.")
+        return SigningKey(kid, "RS256", private, private.public_key())
+    if entry.get("public_key"):
+        # A verify-only key: lets a retired or foreign signer's tokens keep working without its private half.
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        public = load_pem_public_key(str(entry["public_key"]).encode())
+        if not isinstance(public, RSAPublicKey):
+            raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] public_key must be RSA.")
+        return SigningKey(kid, "RS256", None, public)
+    raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] needs 'secret', 'private_key' or 'public_key'.")
+
+
+class CloudSettings:
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid CLOUD setting: {name!r}")
+        if name not in self._cache:
+            self._cache[name] = getattr(settings, "CLOUD", {}).get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+    @property
+    def signing_keys(self) -> list[SigningKey]:
+        """Configured keys; without any, one HS256 key derived from SECRET_KEY (documented development default)."""
+        if "_keys" not in self._cache:
+            configured = self.SIGNING_KEYS
+            if configured:
+                keys = [_load_key(entry, i) for i, entry in enumerate(configured)]
+            else:
+                secret = _derived_secret("chatauth.cloud.workspace-token.v1")
+                keys = [SigningKey("default-" + secret[:8], "HS256", secret.encode(), secret.encode())]
+            if len({k.kid for k in keys}) != len(keys):
+                raise ImproperlyConfigured("CLOUD SIGNING_KEYS kids must be unique.")
+            if keys[0].signing_key is None:
+                raise ImproperlyConfigured("The first CLOUD SIGNING_KEYS entry signs: it needs a secret/private_key.")
+            self._cache["_keys"] = keys
+        return self._cache["_keys"]
+
+    @property
+    def uses_derived_key(self) -> bool:
+        return not self.SIGNING_KEYS
+
+
+cloud_settings = CloudSettings()
+
+
+@receiver(setting_changed)
+def _reload_cloud_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"CLOUD", "SECRET_KEY"}:
+        cloud_settings.reload()

@@ -1,0 +1,194 @@
+"""Workspace tokens: short-lived JWTs this service signs, naming one workspace.
+
+Every token carries the `kid` of the key that signed it. Keys come from settings (`CLOUD["SIGNING_KEYS"]`):
+the first signs, all verify, so a key is rotated by adding a new one in front, deploying, and removing
+the old one after a token lifetime. Nothing lives in process memory but parsed settings, so every worker
+verifies every other worker's tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from chatauth.cloud_conf import ANONYMOUS_PREFIX, ID_PATTERN, SigningKey, cloud_settings
+from chatauth.errors import TokenVerificationError
+from chatauth.principal import Workspace
+
+TOKEN_USE = "workspace"
+NBF_BACKDATE_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceClaims:
+    """What a verified workspace token grants."""
+
+    workspace: Workspace
+    anonymous: bool = False
+    api_key_id: str | None = None
+    expires_at: float = 0.0
+
+
+class InvalidWorkspaceId(ValueError):
+    """A workspace or user id that cannot name a workspace (bad characters, reserved, or not matching)."""
+
+
+def check_id(value: Any, what: str, *, allow_anonymous: bool = False) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise InvalidWorkspaceId(f"{what} must be 1-128 characters of letters, digits and _.@+-")
+    if value.startswith(ANONYMOUS_PREFIX) and not allow_anonymous:
+        raise InvalidWorkspaceId(f"{what} may not start with the reserved prefix {ANONYMOUS_PREFIX!r}")
+    return value
+
+
+def _format_regex(fmt: str) -> tuple[re.Pattern[str], str]:
+    names = re.findall(r"\{(\w+)\}", fmt)
+    if names.count("user_id") != 1 or len(names) != 2:
+        raise InvalidWorkspaceId("CLOUD WORKSPACE_ID_FORMAT needs {user_id} and exactly one group placeholder")
+    group = next(n for n in names if n != "user_id")
+    pattern = "".join(
+        f"(?P<{part[1:-1]}>[A-Za-z0-9_.@+\\-]{{1,128}})" if re.fullmatch(r"\{\w+\}", part) else re.escape(part)
+        for part in re.split(r"(\{\w+\})", fmt)
+        if part
+    )
+    return re.compile(f"^{pattern}$"), group
+
+
+def workspace_id_of(workspace: Workspace) -> str:
+    """The workspace id as clients see it: `user_id`, or the configured format when there is a group."""
+    if not workspace.org_id:
+        return workspace.user_id
+    _, group = _format_regex(cloud_settings.WORKSPACE_ID_FORMAT)
+    return cloud_settings.WORKSPACE_ID_FORMAT.format(**{"user_id": workspace.user_id, group: workspace.org_id})
+
+
+def parse_workspace_id(workspace_id: str, user_id: str) -> Workspace:
+    """`Aui-Workspace-Id` + `Aui-User-Id` to a workspace; the user id must be the one the workspace id names."""
+    user = check_id(user_id, "Aui-User-Id")
+    if workspace_id == user:
+        return Workspace(user_id=user)
+    regex, group = _format_regex(cloud_settings.WORKSPACE_ID_FORMAT)
+    match = regex.match(workspace_id or "")
+    if match is None or match["user_id"] != user:
+        raise InvalidWorkspaceId(
+            f"Aui-Workspace-Id must be the user id or {cloud_settings.WORKSPACE_ID_FORMAT!r} with the same user id"
+        )
+    return Workspace(user_id=user, org_id=check_id(match[group], "workspace group id"))
+
+
+def _signer() -> SigningKey:
+    return cloud_settings.signing_keys[0]
+
+
+def mint(
+    workspace: Workspace,
+    *,
+    anonymous: bool = False,
+    api_key_id: str | None = None,
+    now: float | None = None,
+    ttl: int | None = None,
+) -> str:
+    """A signed workspace token (`exp = iat + TTL`, `nbf = iat - 10 s`), as the hosted service issues them."""
+    issued = int(time.time() if now is None else now)
+    lifetime = int(cloud_settings.TOKEN_TTL_SECONDS if ttl is None else ttl)
+    claims: dict[str, Any] = {
+        "iss": cloud_settings.TOKEN_ISSUER,
+        "sub": workspace.user_id,
+        "workspace_id": workspace_id_of(workspace),
+        "project_id": cloud_settings.PROJECT_ID,
+        "token_use": TOKEN_USE,
+        "iat": issued,
+        "nbf": issued - NBF_BACKDATE_SECONDS,
+        "exp": issued + lifetime,
+    }
+    if workspace.org_id:
+        claims["org_id"] = workspace.org_id
+    if anonymous:
+        claims["anon"] = True
+    if api_key_id:
+        claims["akid"] = api_key_id
+    key = _signer()
+    return jwt.encode(claims, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "JWT"})
+
+
+def looks_like_workspace_token(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Cheap routing test on unverified parts: our issuer and one of our kids."""
+    kid = header.get("kid")
+    return payload.get("iss") == cloud_settings.TOKEN_ISSUER and any(k.kid == kid for k in cloud_settings.signing_keys)
+
+
+def verify(token: str, *, now: float | None = None) -> WorkspaceClaims:
+    """Verify signature (key chosen by `kid`, algorithm pinned to that key), lifetime and claims."""
+    if len(token) > cloud_settings.MAX_TOKEN_BYTES:
+        raise TokenVerificationError("token-invalid", "Token is too long.")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenVerificationError("token-invalid", "Invalid JWT form.") from exc
+    kid = header.get("kid")
+    key = next((k for k in cloud_settings.signing_keys if k.kid == kid), None) if isinstance(kid, str) else None
+    if key is None:
+        raise TokenVerificationError("jwk-kid-mismatch", "The token was not signed by a current workspace-token key.")
+    if header.get("alg") != key.algorithm:
+        raise TokenVerificationError("token-invalid-algorithm", f"Workspace tokens with this kid use {key.algorithm}.")
+    skew = float(cloud_settings.CLOCK_SKEW_SECONDS)
+    current = time.time() if now is None else now
+    try:
+        claims = jwt.decode(
+            token,
+            key.verifying_key,
+            algorithms=[key.algorithm],
+            issuer=cloud_settings.TOKEN_ISSUER,
+            options={"require": ["exp", "iat", "nbf", "sub", "iss"], "verify_exp": False, "verify_nbf": False,
+                     "verify_iat": False, "verify_aud": False},
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise TokenVerificationError("token-invalid-signature", "JWT signature is invalid.") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenVerificationError("token-invalid-issuer", "Invalid JWT issuer claim (iss).") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenVerificationError("token-invalid", f"Invalid workspace token: {exc.__class__.__name__}.") from exc
+    _check_times(claims, current, skew)
+    if claims.get("token_use") != TOKEN_USE:
+        raise TokenVerificationError("token-invalid", "Not a workspace token.")
+    try:
+        anonymous = claims.get("anon") is True
+        user = check_id(claims["sub"], "sub", allow_anonymous=anonymous)
+        org = claims.get("org_id")
+        workspace = Workspace(user_id=user, org_id=check_id(org, "org_id") if org is not None else None)
+    except InvalidWorkspaceId as exc:
+        raise TokenVerificationError("token-invalid", str(exc)) from exc
+    if anonymous != user.startswith(ANONYMOUS_PREFIX) or (anonymous and workspace.org_id):
+        raise TokenVerificationError("token-invalid", "Inconsistent anonymous workspace claims.")
+    if claims.get("workspace_id") != workspace_id_of(workspace):
+        raise TokenVerificationError("token-invalid", "The workspace_id claim does not match sub/org_id.")
+    akid = claims.get("akid")
+    return WorkspaceClaims(
+        workspace=workspace,
+        anonymous=anonymous,
+        api_key_id=akid if isinstance(akid, str) else None,
+        expires_at=float(claims["exp"]),
+    )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_times(claims: dict[str, Any], now: float, skew: float) -> None:
+    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+    if not (_number(exp) and _number(nbf) and _number(iat)):
+        raise TokenVerificationError("token-invalid", "exp, nbf and iat must be numbers.")
+    if exp <= now - skew:
+        raise TokenVerificationError("token-expired", "The workspace token is expired.")
+    if nbf > now + skew:
+        raise TokenVerificationError("token-not-active-yet", "The workspace token is not valid yet (nbf).")
+    if iat > now + skew:
+        raise TokenVerificationError("token-iat-in-the-future", "The workspace token was issued in the future (iat).")
+    if exp - iat > max(int(cloud_settings.TOKEN_TTL_SECONDS), 1) + skew:
+        # A token living longer than we ever issue was not minted by this configuration.
+        raise TokenVerificationError("token-invalid", "The workspace token lives longer than allowed.")

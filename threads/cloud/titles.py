@@ -1,0 +1,61 @@
+"""Thread titles without a model call: the gist of the first user message, cut at a word boundary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MAX_TITLE_CHARS = 48
+MAX_WORDS = 8
+FALLBACK_TITLE = "New chat"
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:hi|hello|hey|please|pls|can you|could you|would you|i want you to|help me)\b[\s,!.:;-]*)+", re.I
+)
+
+
+def text_of(message: Any) -> str:
+    """The plain text of a message in any shape the clients send: aui/v0, ai-sdk UIMessage, or a bare string."""
+    if not isinstance(message, dict):
+        return ""
+    parts = message.get("content")
+    if isinstance(parts, str):
+        return parts
+    if not isinstance(parts, list):
+        parts = message.get("parts")
+    if not isinstance(parts, list):
+        return ""
+    return " ".join(p["text"] for p in parts if isinstance(p, dict) and p.get("type") == "text" and isinstance(
+        p.get("text"), str))
+
+
+def first_user_text(messages: Iterable[Any]) -> str:
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = text_of(message).strip()
+            if text:
+                return text
+    return ""
+
+
+def title_from_text(text: str) -> str:
+    cleaned = re.sub(r"```.*?```", " ", text, flags=re.S)
+    cleaned = re.sub(r"[`*_#>\[\]]+", " ", cleaned)
+    cleaned = " ".join(cleaned.split())
+    cleaned = _LEADING_FILLER.sub("", cleaned).strip()
+    sentence = re.split(r"(?<=[.!?])\s", cleaned, maxsplit=1)[0].rstrip(".!?;:, ")
+    words = sentence.split()[:MAX_WORDS]
+    title = ""
+    for word in words:
+        candidate = f"{title} {word}".strip()
+        if len(candidate) > MAX_TITLE_CHARS:
+            break
+        title = candidate
+    if not title and words:
+        title = words[0][:MAX_TITLE_CHARS]
+    return (title[:1].upper() + title[1:]) if title else FALLBACK_TITLE
+
+
+def title_chunks(title: str) -> tuple[str, ...]:
+    """Word-sized pieces, so the client sees a stream (concatenated they are the title exactly)."""
+    return tuple(re.findall(r"\S+\s*", title)) or (title,)
