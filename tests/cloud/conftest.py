@@ -1,0 +1,61 @@
+"""Fixtures for the /v1 suite: explicit signing keys, workspace-token clients, API keys, a provider rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from chatauth.principal import Workspace
+from tests.support.jwks_server import JwksServer
+
+KEY_A = {"kid": "ws-key-a", "secret": "a" * 24 + "-secret-for-tests-only-A"}
+KEY_B = {"kid": "ws-key-b", "secret": "b" * 24 + "-secret-for-tests-only-B"}
+PROVIDER_ISSUER = "https://clerk.provider.test"
+
+
+@pytest.fixture
+def cloud(settings: Any) -> dict[str, Any]:
+    """CLOUD settings for tests: one explicit key, anonymous mode on, a CORS origin."""
+    settings.CLOUD = {
+        "SIGNING_KEYS": [KEY_A],
+        "ANONYMOUS_ENABLED": True,
+        "CORS_ALLOWED_ORIGINS": ["http://app.example.test"],
+    }
+    return settings.CLOUD
+
+
+@pytest.fixture
+def ws_client(cloud: dict[str, Any]) -> Callable[..., APIClient]:
+    """`ws_client("user_a", org="org_x")`: an APIClient sending a fresh workspace token for that workspace."""
+    from chatauth.workspace_tokens import mint
+
+    def _client(user: str, org: str | None = None) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint(Workspace(user, org))}")
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def api_key(db: None, cloud: dict[str, Any]) -> tuple[Any, str]:
+    from chatauth.apikeys import create_api_key
+
+    return create_api_key("tests")
+
+
+@pytest.fixture
+def provider_rule(db: None, cloud: dict[str, Any], jwks_server: JwksServer) -> Any:
+    from chatauth.models import AuthRule
+
+    return AuthRule.objects.create(
+        name="Clerk template",
+        provider="clerk",
+        issuer=PROVIDER_ISSUER,
+        jwks_url=jwks_server.url,
+        audience="assistant-ui",
+        org_id_claim="org_id",
+    )
