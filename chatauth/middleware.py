@@ -73,6 +73,10 @@ def authenticate_request(request: HttpRequest) -> AuthState:
     except TokenVerificationError as exc:
         logger.info("session token refused: %s", exc.reason)
         return AuthState(failure=AuthFailure(exc.reason, exc.message))
+    except Exception:
+        # Fail closed: an unexpected error (a cache outage, say) signs the caller out; it never becomes a 500.
+        logger.exception("session token verification failed unexpectedly")
+        return AuthState(failure=AuthFailure("token-verification-failed", "The session token could not be verified."))
     return AuthState(principal=principal)
 
 

@@ -129,3 +129,15 @@ def test_refused_token_over_real_http_is_a_json_401(live_server_url: str, make_t
     response = httpx.get(f"{live_server_url}/api/me", headers={"Authorization": "Bearer not.a.jwt"})
     assert response.status_code == 401
     assert response.json()["error"] == "token-invalid"
+
+
+def test_cache_outage_during_verification_fails_closed_not_500(settings, signing_key):
+    from tests.chatauth.test_tokens import _claims
+
+    settings.CLERK = {"JWKS_URL": "http://127.0.0.1:9/jwks", "DEV_ISSUER": False}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = APIClient().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {signing_key.sign(_claims())}")
+    assert response.status_code == 401
+    assert response.json()["error"] == "token-verification-failed"
