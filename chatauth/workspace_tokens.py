@@ -143,8 +143,13 @@ def verify(token: str, *, now: float | None = None) -> WorkspaceClaims:
             key.verifying_key,
             algorithms=[key.algorithm],
             issuer=cloud_settings.TOKEN_ISSUER,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss"], "verify_exp": False, "verify_nbf": False,
-                     "verify_iat": False, "verify_aud": False},
+            options={
+                "require": ["exp", "iat", "nbf", "sub", "iss"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+            },
         )
     except jwt.InvalidSignatureError as exc:
         raise TokenVerificationError("token-invalid-signature", "JWT signature is invalid.") from exc
@@ -187,7 +192,7 @@ def _check_times(claims: dict[str, Any], now: float, skew: float) -> None:
         raise TokenVerificationError("token-expired", "The workspace token is expired.")
     if nbf > now + skew:
         raise TokenVerificationError("token-not-active-yet", "The workspace token is not valid yet (nbf).")
-    if iat > now + skew:
+    if iat > now + skew + NBF_BACKDATE_SECONDS:  # tokens are valid from iat - 10 s, as the hosted service issues them
         raise TokenVerificationError("token-iat-in-the-future", "The workspace token was issued in the future (iat).")
     if exp - iat > max(int(cloud_settings.TOKEN_TTL_SECONDS), 1) + skew:
         # A token living longer than we ever issue was not minted by this configuration.

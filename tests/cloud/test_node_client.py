@@ -137,8 +137,8 @@ def test_provider_jwt_mode_exchanges_for_workspace_tokens(
 ) -> None:
     def provider_token(sub: str) -> str:
         now = int(time.time())
-        claims = {"iss": PROVIDER_ISSUER, "sub": sub, "aud": "assistant-ui", "iat": now, "nbf": now - 5, "exp": now + 60}
-        return signing_key.sign({**claims, "azp": "http://app.example.test"})
+        claims = {"iss": PROVIDER_ISSUER, "sub": sub, "aud": "assistant-ui", "iat": now, "nbf": now - 5}
+        return signing_key.sign({**claims, "exp": now + 60, "azp": "http://app.example.test"})
 
     out = run_client(
         {

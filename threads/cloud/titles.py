@@ -10,7 +10,9 @@ MAX_TITLE_CHARS = 48
 MAX_WORDS = 8
 FALLBACK_TITLE = "New chat"
 _LEADING_FILLER = re.compile(
-    r"^(?:(?:hi|hello|hey|please|pls|can you|could you|would you|i want you to|help me)\b[\s,!.:;-]*)+", re.I
+    r"^(?:(?:(?:hi|hello|hey)(?: there)?|please|pls|can you|could you|would you|i want you to|help me)"
+    r"\b[\s,!.:;-]*)+",
+    re.I,
 )
 
 
@@ -25,8 +27,9 @@ def text_of(message: Any) -> str:
         parts = message.get("parts")
     if not isinstance(parts, list):
         return ""
-    return " ".join(p["text"] for p in parts if isinstance(p, dict) and p.get("type") == "text" and isinstance(
-        p.get("text"), str))
+    return " ".join(
+        p["text"] for p in parts if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+    )
 
 
 def first_user_text(messages: Iterable[Any]) -> str:

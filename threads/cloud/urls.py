@@ -13,12 +13,19 @@ urlpatterns = [
     path("v1/threads/claim", views.ThreadClaimView.as_view(), name="cloud-threads-claim"),
     path("v1/threads/<str:thread_id>", views.ThreadDetailView.as_view(), name="cloud-thread"),
     path("v1/threads/<str:thread_id>/messages", views.MessageListView.as_view(), name="cloud-messages"),
-    path("v1/threads/<str:thread_id>/messages/<str:message_id>", views.MessageDetailView.as_view(),
-         name="cloud-message"),
-    path("v1/threads/<str:thread_id>/messages/<str:message_id>/feedback", views.MessageFeedbackView.as_view(),
-         name="cloud-message-feedback"),
-    path("v1/threads/<str:thread_id>/runs/<str:lease_id>/<str:action>", views.RunLeaseView.as_view(),
-         name="cloud-run-lease"),
+    path(
+        "v1/threads/<str:thread_id>/messages/<str:message_id>", views.MessageDetailView.as_view(), name="cloud-message"
+    ),
+    path(
+        "v1/threads/<str:thread_id>/messages/<str:message_id>/feedback",
+        views.MessageFeedbackView.as_view(),
+        name="cloud-message-feedback",
+    ),
+    path(
+        "v1/threads/<str:thread_id>/runs/<str:lease_id>/<str:action>",
+        views.RunLeaseView.as_view(),
+        name="cloud-run-lease",
+    ),
     path("v1/runs/stream", views.RunStreamView.as_view(), name="cloud-runs-stream"),
     path("v1/runs", views.RunReportView.as_view(), name="cloud-runs"),
     path("v1/events", views.EventsView.as_view(), name="cloud-events"),
