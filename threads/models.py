@@ -7,6 +7,8 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from chatauth.principal import Workspace
+from threads import conf  # noqa: F401  (registers the THREADS settings check at app load)
 from threads.scoping import WorkspaceScopedManager
 
 MESSAGE_STATUSES = ("complete", "incomplete", "in_progress", "stopped")
@@ -66,6 +68,11 @@ class Thread(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.id
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace that owns this thread, for scoped follow-up queries."""
+        return Workspace(user_id=self.user_id, org_id=self.org_id)
 
 
 class MessageManager(WorkspaceScopedManager):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
 from chatauth.principal import Workspace
@@ -25,7 +27,26 @@ class InvalidParent(ValueError):
     """A message's parent is not a message of the same thread, or would create a cycle."""
 
 
+class ExternalIdTaken(ValueError):
+    """The workspace already has a thread with this external id."""
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+def _scoped_threads(thread: Thread) -> QuerySet[Thread]:
+    """This thread's row through its own workspace scope: writes never need the unscoped manager."""
+    return Thread.objects.for_workspace(thread.workspace).filter(pk=thread.pk)
+
+
 def thread_get(*, workspace: Workspace, thread_id: str, for_update: bool = False) -> Thread:
+    if not isinstance(thread_id, str) or len(thread_id) > Thread._meta.get_field("id").max_length:
+        raise NotFound("thread not found")
     qs = Thread.objects.for_workspace(workspace)
     if for_update:
         qs = qs.select_for_update()
@@ -33,6 +54,28 @@ def thread_get(*, workspace: Workspace, thread_id: str, for_update: bool = False
         return qs.get(id=thread_id)
     except (Thread.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound("thread not found") from exc
+
+
+def thread_list(
+    *,
+    workspace: Workspace,
+    archived: bool | None = False,
+    limit: int = 20,
+    after: tuple[datetime, str] | None = None,
+) -> list[Thread]:
+    """One page of the workspace's threads, newest activity first.
+
+    Keyset pagination: `after` is the (last_message_at, id) of the previous page's last row. The
+    row-value comparison matches the (workspace_key, is_archived, last_message_at DESC, id DESC)
+    index, so any page is an index range scan whatever the table size, and rows inserted meanwhile
+    never shift the pages that follow.
+    """
+    qs = Thread.objects.for_workspace(workspace)
+    if archived is not None:
+        qs = qs.filter(is_archived=archived)
+    if after is not None:
+        qs = qs.filter(TupleLessThan(Tuple(F("last_message_at"), F("id")), after))
+    return list(qs.newest_activity_first()[:limit])
 
 
 def thread_create(
@@ -44,6 +87,8 @@ def thread_create(
     thread_id: str | None = None,
     last_message_at: datetime | None = None,
 ) -> Thread:
+    """A new thread at the top of the workspace's list; `ExternalIdTaken` if `external_id` is in use there."""
+    now = timezone.now()
     thread = Thread(
         workspace_key=workspace.key,
         org_id=workspace.org_id,
@@ -51,14 +96,19 @@ def thread_create(
         title=title,
         metadata=metadata or {},
         external_id=external_id,
+        last_message_at=last_message_at or now,
     )
     if thread_id:
         thread.id = thread_id
-    if last_message_at is not None:
-        thread.last_message_at = last_message_at
-    with transaction.atomic():
-        thread.save(force_insert=True)
-    thread.refresh_from_db(fields=["last_message_at"])
+    try:
+        with transaction.atomic():
+            thread.save(force_insert=True)
+    except IntegrityError as exc:
+        if external_id is not None and (
+            Thread.objects.for_workspace(workspace).filter(external_id=external_id).exists()
+        ):
+            raise ExternalIdTaken(f"external_id {external_id!r} is already used by a thread") from exc
+        raise
     return thread
 
 
@@ -66,9 +116,12 @@ _UPDATABLE_THREAD_FIELDS = frozenset({"title", "is_archived", "metadata", "last_
 
 
 def thread_update(*, thread: Thread, **changes: Any) -> Thread:
+    """Rename, archive/unarchive, replace metadata (None clears it), move `last_message_at`."""
     unknown = set(changes) - _UPDATABLE_THREAD_FIELDS
     if unknown:
         raise TypeError(f"cannot update {sorted(unknown)}")
+    if "metadata" in changes and changes["metadata"] is None:
+        changes["metadata"] = {}
     for name, value in changes.items():
         setattr(thread, name, value)
     thread.save(update_fields=[*changes, "updated_at"])
@@ -86,10 +139,24 @@ def _role_of(content: Any) -> str:
 
 
 def message_get(*, thread: Thread, message_id: str) -> Message:
+    if not isinstance(message_id, str):
+        raise NotFound("message not found")
     try:
         return thread.messages.select_related("parent").get(message_id=message_id)
     except Message.DoesNotExist as exc:
         raise NotFound("message not found") from exc
+
+
+def _parent_in_thread(thread: Thread, parent_id: str) -> Message:
+    """The parent by client id, only among this thread's messages.
+
+    A missing id and an id from another thread (or workspace) give the same error, so the
+    answer never tells whether the id exists somewhere else.
+    """
+    parent = thread.messages.filter(message_id=parent_id).first() if isinstance(parent_id, str) else None
+    if parent is None:
+        raise InvalidParent(f"parent_id {parent_id!r} is not a message of this thread")
+    return parent
 
 
 def message_append(
@@ -110,11 +177,7 @@ def message_append(
         existing = thread.messages.select_related("parent").filter(message_id=message_id).first()
         if existing is not None:
             return existing, False
-    parent = None
-    if parent_id is not None:
-        parent = thread.messages.filter(message_id=parent_id).first()
-        if parent is None:
-            raise InvalidParent(f"parent_id {parent_id!r} is not a message of this thread")
+    parent = _parent_in_thread(thread, parent_id) if parent_id is not None else None
     message = Message(
         thread=thread,
         message_id=message_id or Message.new_id(),
@@ -130,8 +193,9 @@ def message_append(
             message.save(force_insert=True)
             if message.role == "user":
                 now = timezone.now()
-                Thread.all_workspaces.filter(pk=thread.pk).update(last_message_at=now, updated_at=now)
+                _scoped_threads(thread).update(last_message_at=now, updated_at=now)
                 thread.last_message_at = now
+                thread.updated_at = now
     except IntegrityError:
         # A concurrent request stored the same id first: idempotence says return that one.
         if message_id:
@@ -142,16 +206,54 @@ def message_append(
     return message, True
 
 
-def message_update(*, message: Message, content: Any = None, status: str | None = None) -> Message:
+def _reparent(message: Message, parent_id: str | None) -> list[str]:
+    """Move `message` (and its subtree) under `parent_id`; returns the fields changed on `message`."""
+    thread = message.thread
+    # Lock the thread row so two concurrent moves cannot each pass the cycle check and close a loop.
+    _scoped_threads(thread).select_for_update().values_list("pk", flat=True).first()
+    parent = _parent_in_thread(thread, parent_id) if parent_id is not None else None
+    if parent is not None:
+        ancestor: Message | None = parent
+        while ancestor is not None:
+            if ancestor.pk == message.pk:
+                raise InvalidParent(
+                    f"parent_id {parent_id!r} would make message {message.message_id!r} its own ancestor (a cycle)"
+                )
+            ancestor = thread.messages.filter(pk=ancestor.parent_id).first() if ancestor.parent_id else None
+    new_height = parent.height + 1 if parent else 0
+    delta = new_height - message.height
+    if delta:
+        frontier = [message.pk]
+        while frontier:
+            children = list(thread.messages.filter(parent_id__in=frontier).values_list("pk", flat=True))
+            if children:
+                thread.messages.filter(pk__in=children).update(height=F("height") + delta)
+            frontier = children
+    message.parent = parent
+    message.height = new_height
+    return ["parent", "height"]
+
+
+def message_update(
+    *,
+    message: Message,
+    content: Any = None,
+    status: str | None = None,
+    parent_id: str | _Unset | None = UNSET,
+) -> Message:
+    """Replace content and/or status; with `parent_id`, move the message (a cycle is `InvalidParent`)."""
     fields = ["updated_at"]
-    if content is not None:
-        message.content = content
-        message.role = _role_of(content) or message.role
-        fields += ["content", "role"]
-    if status is not None:
-        message.status = status
-        fields.append("status")
-    message.save(update_fields=fields)
+    with transaction.atomic():
+        if not isinstance(parent_id, _Unset):
+            fields += _reparent(message, parent_id)
+        if content is not None:
+            message.content = content
+            message.role = _role_of(content) or message.role
+            fields += ["content", "role"]
+        if status is not None:
+            message.status = status
+            fields.append("status")
+        message.save(update_fields=fields)
     return message
 
 
