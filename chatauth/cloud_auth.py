@@ -25,7 +25,14 @@ from chatauth.errors import TokenVerificationError
 from chatauth.principal import Workspace
 from chatauth.provider_rules import NO_RULE, rule_for_issuer, verify_provider_token
 from chatauth.tokens import decode_unverified
-from chatauth.workspace_tokens import InvalidWorkspaceId, looks_like_workspace_token, mint, parse_workspace_id, verify
+from chatauth.workspace_tokens import (
+    InvalidWorkspaceId,
+    WorkspaceClaims,
+    looks_like_workspace_token,
+    mint,
+    parse_workspace_id,
+    verify_decoded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +75,9 @@ def authenticate_token(token: str, meta: dict[str, Any]) -> CloudCaller:
     if looks_like_api_key(token):
         return _api_key_caller(token, meta)
     try:
-        header, payload, _ = decode_unverified(token, int(cloud_settings.MAX_TOKEN_BYTES))
+        header, payload, signature = decode_unverified(token, int(cloud_settings.MAX_TOKEN_BYTES))
         if looks_like_workspace_token(header, payload):
-            return _workspace_token_caller(token)
+            return _workspace_token_caller(verify_decoded(token, header, payload, signature))
         rule = rule_for_issuer(payload.get("iss"))
         if rule is None:
             raise TokenVerificationError(NO_RULE, "The token is neither a workspace token nor from a known issuer.")
@@ -94,8 +101,7 @@ def _api_key_caller(token: str, meta: dict[str, Any]) -> CloudCaller:
     return CloudCaller(workspace=workspace, mode="api_key", api_key_id=key.key_id)
 
 
-def _workspace_token_caller(token: str) -> CloudCaller:
-    claims = verify(token)
+def _workspace_token_caller(claims: WorkspaceClaims) -> CloudCaller:
     if claims.anonymous and not cloud_settings.ANONYMOUS_ENABLED:
         raise TokenVerificationError("anonymous-disabled", "Anonymous mode is off.")
     if claims.api_key_id is not None and not api_key_is_active(claims.api_key_id):

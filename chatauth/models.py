@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from chatauth import cloud_conf  # noqa: F401  (registers the CLOUD system checks at start-up)
+
 
 class ClerkIdentity(models.Model):
     """Links a Clerk user id to the Django user that stands for it in this service.

@@ -164,3 +164,17 @@ def test_workspace_headers_that_do_not_name_the_user_are_refused(cloud: Any, wor
 def test_real_clock_round_trip(cloud: Any) -> None:
     claims = verify(mint(ALICE))
     assert claims.expires_at > time.time() + 290
+
+
+def test_unsigned_alg_none_token_is_refused(cloud: Any) -> None:
+    _header, payload, _ = mint(ALICE, now=NOW).split(".")
+    none_header = jwt.utils.base64url_encode(b'{"alg":"none","kid":"ws-key-a","typ":"JWT"}').decode()
+    assert reason(f"{none_header}.{payload}.", now=NOW) == "token-invalid-algorithm"
+
+
+@pytest.mark.parametrize("missing", ["exp", "nbf", "iat", "sub"])
+def test_token_missing_a_required_claim_is_refused(cloud: Any, missing: str) -> None:
+    claims = jwt.decode(mint(ALICE, now=NOW), options={"verify_signature": False})
+    del claims[missing]
+    forged = jwt.encode(claims, KEY_A["secret"], algorithm="HS256", headers={"kid": KEY_A["kid"]})
+    assert reason(forged, now=NOW) == "token-invalid"
