@@ -82,6 +82,11 @@ class AuthRuleAdmin(admin.ModelAdmin):
     list_filter = ["provider", "enabled"]
     fields = ["name", "provider", "issuer", "jwks_url", "audience", "user_id_claim", "org_id_claim", "enabled"]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "jwks_url":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
 
 @admin.register(AnonymousIdentity)
 class AnonymousIdentityAdmin(admin.ModelAdmin):

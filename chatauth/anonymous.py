@@ -39,6 +39,10 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def identity_is_unclaimed(identity_id: str) -> bool:
+    return AnonymousIdentity.objects.filter(id=identity_id, claimed_at__isnull=True).exists()
+
+
 def workspace_of(identity: AnonymousIdentity) -> Workspace:
     return Workspace(user_id=identity.id)
 

@@ -18,6 +18,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from chatauth.anonymous import identity_is_unclaimed
 from chatauth.apikeys import InvalidApiKey, api_key_is_active, authenticate_api_key, looks_like_api_key
 from chatauth.authentication import ClerkAuthenticationFailed
 from chatauth.cloud_conf import cloud_settings
@@ -104,6 +105,9 @@ def _api_key_caller(token: str, meta: dict[str, Any]) -> CloudCaller:
 def _workspace_token_caller(claims: WorkspaceClaims) -> CloudCaller:
     if claims.anonymous and not cloud_settings.ANONYMOUS_ENABLED:
         raise TokenVerificationError("anonymous-disabled", "Anonymous mode is off.")
+    if claims.anonymous and not identity_is_unclaimed(claims.workspace.user_id):
+        # Its threads moved to a signed-in workspace: nothing may be written behind them.
+        raise TokenVerificationError("anonymous-identity-claimed", "This anonymous identity was claimed.")
     if claims.api_key_id is not None and not api_key_is_active(claims.api_key_id):
         raise TokenVerificationError("api-key-invalid", "The API key that minted this token was revoked.")
     return CloudCaller(

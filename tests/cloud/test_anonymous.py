@@ -91,7 +91,7 @@ def test_claim_moves_threads_and_the_token_cannot_be_used_again(cloud: Any, ws_c
     thread = user.get(f"/v1/threads/{thread_id}").json()["thread"]
     assert thread["workspace_id"] == "user_signed_in"
     assert len(user.get(f"/v1/threads/{thread_id}/messages").json()["messages"]) == 1
-    assert anon.get(f"/v1/threads/{thread_id}").status_code == 404
+    assert anon.get(f"/v1/threads/{thread_id}").status_code == 401  # the anonymous token died with the claim
 
     assert refresh(raw).status_code == 401
     again = user.post("/v1/threads/claim", {"refresh_token": raw}, format="json")
@@ -121,3 +121,12 @@ def test_anonymous_caller_cannot_claim(cloud: Any) -> None:
         "/v1/threads/claim", {"refresh_token": two["refresh_token"]["token"]}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_access_token_of_a_claimed_identity_stops_working(cloud: Any, ws_client: Any) -> None:
+    session = anonymous_session()
+    anon = bearer(session["access_token"])
+    assert anon.get("/v1/threads").status_code == 200
+    ws_client("user_1").post("/v1/threads/claim", {"refresh_token": session["refresh_token"]["token"]}, format="json")
+    response = anon.post("/v1/threads", {}, format="json")
+    assert response.status_code == 401 and response.json()["error"] == "anonymous-identity-claimed"

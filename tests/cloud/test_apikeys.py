@@ -103,3 +103,31 @@ def test_admin_shows_a_new_key_once(admin_client: Any, cloud: Any) -> None:
     assert raw.startswith(key.display_prefix) and key.key_hash == hash_key(raw)
     change_page = admin_client.get(f"/admin/chatauth/apikey/{key.pk}/change/").content.decode()
     assert raw not in change_page
+
+
+def test_admin_revoke_action_takes_effect_at_once(admin_client: Any, api_key: tuple[ApiKey, str]) -> None:
+    key, raw = api_key
+    response = admin_client.post(
+        "/admin/chatauth/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert key_client(raw).get("/v1/threads").status_code == 401
+
+
+def test_admin_refuses_an_auth_rule_with_a_plain_http_jwks(admin_client: Any, cloud: Any) -> None:
+    from chatauth.models import AuthRule
+
+    form = {
+        "name": "x",
+        "provider": "clerk",
+        "issuer": "https://i.example",
+        "jwks_url": "http://i.example/jwks",
+        "audience": "assistant-ui",
+        "user_id_claim": "sub",
+        "org_id_claim": "",
+        "enabled": "on",
+    }
+    response = admin_client.post("/admin/chatauth/authrule/add/", form)
+    assert response.status_code == 200 and not AuthRule.objects.exists()
+    admin_client.post("/admin/chatauth/authrule/add/", {**form, "jwks_url": "https://i.example/jwks"})
+    assert AuthRule.objects.get().issuer == "https://i.example"
