@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "API_URL": "https://api.clerk.com",
     "ISSUER": "",
     "AUTHORIZED_PARTIES": [],
+    "AUDIENCES": [],
+    "EXEMPT_PATH_PREFIXES": ["/v1/"],
     "CLOCK_SKEW_SECONDS": 5,
     "JWKS_CACHE_TTL_SECONDS": 3600,
     "JWKS_REFRESH_INTERVAL_SECONDS": 60,

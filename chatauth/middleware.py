@@ -119,7 +119,8 @@ class ClerkAuthMiddleware:
         return await self.get_response(request)
 
     def _skipped(self, request: HttpRequest) -> bool:
-        return request.path.startswith(_admin_prefix())
+        """The admin uses Django's own sessions; the /v1 API has its own credentials (workspace tokens)."""
+        return request.path.startswith((_admin_prefix(), *clerk_settings.EXEMPT_PATH_PREFIXES))
 
     def _state_for(self, request: HttpRequest) -> AuthState:
         return ANONYMOUS if self._skipped(request) else authenticate_request(request)

@@ -261,6 +261,7 @@ def session_verify_options() -> VerifyOptions:
     return VerifyOptions(
         issuer=clerk_settings.issuer,
         authorized_parties=tuple(clerk_settings.AUTHORIZED_PARTIES),
+        audience=tuple(clerk_settings.AUDIENCES),
         clock_skew=float(clerk_settings.CLOCK_SKEW_SECONDS),
         max_token_bytes=int(clerk_settings.MAX_TOKEN_BYTES),
     )
@@ -273,6 +274,12 @@ def verify_session_token(token: str, *, source: TokenSource = "header", now: flo
 
     options = session_verify_options()
     claims = verify_jwt(token, session_key_source(), options, now=now)
+    if "aud" in claims and not options.audience:
+        # Session tokens carry no audience; one that does was minted for something else (a JWT template for
+        # another service, say) and must not open a session here. Stricter than `verifyToken` on purpose.
+        raise TokenVerificationError(
+            VERIFICATION_FAILED, "Token has an audience (aud): not a session token. Set CLERK_AUDIENCES to accept it."
+        )
     principal = principal_from_claims(claims, source=source)
     if principal.session_status == "pending" and not clerk_settings.ACCEPT_PENDING_SESSIONS:
         raise TokenVerificationError(SESSION_PENDING, "The session is pending: treated as signed out.")

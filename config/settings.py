@@ -120,6 +120,7 @@ CLERK = {
     "API_URL": env.str("CLERK_API_URL", default="https://api.clerk.com"),
     "ISSUER": env.str("CLERK_ISSUER", default=""),
     "AUTHORIZED_PARTIES": env.list("CLERK_AUTHORIZED_PARTIES", default=[]),
+    "AUDIENCES": env.list("CLERK_AUDIENCES", default=[]),
     "CLOCK_SKEW_SECONDS": env.int("CLERK_CLOCK_SKEW_SECONDS", default=5),
     "JWKS_CACHE_TTL_SECONDS": env.int("CLERK_JWKS_CACHE_TTL_SECONDS", default=3600),
     "JWKS_REFRESH_INTERVAL_SECONDS": env.int("CLERK_JWKS_REFRESH_INTERVAL_SECONDS", default=60),

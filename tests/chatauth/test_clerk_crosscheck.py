@@ -35,6 +35,7 @@ pytestmark = [
 STRICTER_THAN_VERIFY_TOKEN = {
     "huge_token": ("token-invalid", "we cap token size before decoding; Clerk has no cap"),
     "pending_session": ("session-pending", "Clerk refuses pending sessions in authenticateRequest, not verifyToken"),
+    "jwt_template_with_audience": ("token-verification-failed", "a token minted for an audience is not a session"),
     "v2_org_not_object": ("token-invalid", "we parse org claims at verification; Clerk parses them later"),
     "v2_malformed_features": ("token-invalid", "Clerk's splitByScope throws later, in authenticateRequest"),
 }

@@ -141,3 +141,12 @@ def test_cache_outage_during_verification_fails_closed_not_500(settings, signing
     response = APIClient().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {signing_key.sign(_claims())}")
     assert response.status_code == 401
     assert response.json()["error"] == "token-verification-failed"
+
+
+def test_the_v1_api_is_left_to_its_own_credentials(make_token):
+    request = RequestFactory().get("/v1/threads", HTTP_AUTHORIZATION=f"Bearer {make_token('user_a')}")
+    from chatauth.middleware import ClerkAuthMiddleware
+
+    seen = {}
+    ClerkAuthMiddleware(lambda r: seen.setdefault("state", r.auth_state))(request)
+    assert seen["state"].principal is None and seen["state"].failure is None

@@ -124,6 +124,7 @@ BAD_TOKENS: dict[str, tuple[Callable[[KeyPair, KeyPair], str], str]] = {
     "payload_nan_exp": (lambda k, o: _signed_raw(k, b'{"sub": "u", "exp": NaN}'), "token-invalid"),
     "huge_token": (lambda k, o: k.sign(_claims(pad="x" * 20000)), "token-invalid"),
     "pending_session": (lambda k, o: k.sign(_claims(sts="pending")), "session-pending"),
+    "jwt_template_with_audience": (lambda k, o: k.sign(_claims(aud="assistant-ui")), "token-verification-failed"),
     "v2_org_not_object": (lambda k, o: k.sign(_claims(o="org_1")), "token-invalid"),
     "v2_malformed_features": (
         lambda k, o: k.sign(_claims(o={"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}, fea="billing")),
@@ -214,6 +215,12 @@ def test_pending_session_is_accepted_when_the_setting_allows_it(settings: Any, s
     settings.CLERK = {**settings.CLERK, "ACCEPT_PENDING_SESSIONS": True}
     body = _get_me(signing_key.sign(_claims(sts="pending"))).json()
     assert body["session_status"] == "pending"
+
+
+def test_token_with_an_accepted_audience_is_a_session(settings: Any, strict_clerk: Any, signing_key: KeyPair):
+    settings.CLERK = {**settings.CLERK, "AUDIENCES": ["my-api"]}
+    assert _get_me(signing_key.sign(_claims(aud="my-api"))).status_code == 200
+    assert _get_me(signing_key.sign(_claims(aud="assistant-ui"))).json()["error"] == "token-verification-failed"
 
 
 def test_refused_token_never_reaches_a_500_with_a_hostile_authorization_header(strict_clerk: Any):
