@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("threads.urls")),
     path("", include("threads.chat.urls")),
     path("", include("threads.cloud.urls")),
+    path("", include("config.web_urls")),
 ]

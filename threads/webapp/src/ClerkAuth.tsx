@@ -1,0 +1,84 @@
+// Clerk mode (a publishable key is configured): Clerk's own components sign the person in and switch
+// organizations; `getToken()` supplies fresh session tokens that the service verifies.
+
+import {
+  ClerkFailed,
+  ClerkLoaded,
+  ClerkLoading,
+  ClerkProvider,
+  OrganizationSwitcher,
+  SignIn,
+  SignedIn,
+  SignedOut,
+  UserButton,
+  useAuth,
+  useClerk,
+} from "@clerk/clerk-react";
+import { useMemo, useState } from "react";
+
+import type { AppSettings } from "./api";
+import { ChatApp } from "./ChatApp";
+import { workspaceKeyOf, type Session } from "./session";
+
+function SignedInApp({ settings }: { settings: AppSettings }) {
+  const { userId, orgId, getToken } = useAuth();
+  const clerk = useClerk();
+  const [expired, setExpired] = useState(false);
+
+  const session = useMemo<Session | null>(() => {
+    if (!userId) return null;
+    return {
+      userId,
+      orgId: orgId ?? null,
+      workspaceKey: workspaceKeyOf(userId, orgId ?? null),
+      getToken: () => getToken(),
+      onSignInExpired: () => setExpired(true),
+      controls: (
+        <div className="identity">
+          <OrganizationSwitcher hidePersonal={false} />
+          <UserButton />
+        </div>
+      ),
+    };
+  }, [userId, orgId, getToken]);
+
+  if (!session) return <p className="loading">Loading your session…</p>;
+  return (
+    <>
+      {expired && (
+        <div className="banner banner-auth" role="alert" data-testid="auth-expired">
+          Your sign-in has expired. Sign in again to continue.
+          <button type="button" onClick={() => void clerk.signOut()}>
+            Sign in again
+          </button>
+        </div>
+      )}
+      <ChatApp key={session.workspaceKey} settings={settings} session={session} />
+    </>
+  );
+}
+
+export default function ClerkRoot({ settings }: { settings: AppSettings }) {
+  return (
+    <ClerkProvider publishableKey={settings.publishableKey} afterSignOutUrl="/">
+      <ClerkLoading>
+        <p className="loading">Loading sign-in…</p>
+      </ClerkLoading>
+      <ClerkFailed>
+        <p className="banner" role="alert">
+          Clerk could not be loaded. Check your connection and the publishable key, then reload.
+        </p>
+      </ClerkFailed>
+      <ClerkLoaded>
+        <SignedOut>
+          <main className="signin">
+            <SignIn routing="hash" />
+          </main>
+        </SignedOut>
+        <SignedIn>
+          <SignedInApp settings={settings} />
+        </SignedIn>
+      </ClerkLoaded>
+    </ClerkProvider>
+  );
+}

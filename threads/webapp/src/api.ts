@@ -1,0 +1,148 @@
+// One HTTP client for the service: adds the session token, and turns every failure into an ApiError whose
+// `message` a person can read (expired sign-in, rate limits, an unreachable server, a refused request).
+
+export type AppSettings = {
+  mode: "dev" | "clerk";
+  apiBase: string;
+  publishableKey: string;
+  devSessionUrl: string;
+};
+
+export type ErrorKind = "auth" | "rate-limit" | "offline" | "not-found" | "server" | "request";
+
+export class ApiError extends Error {
+  readonly kind: ErrorKind;
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfter: number | undefined;
+
+  constructor(kind: ErrorKind, message: string, opts: { status?: number; code?: string; retryAfter?: number } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.kind = kind;
+    this.status = opts.status ?? 0;
+    this.code = opts.code ?? kind;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+export type TokenGetter = () => Promise<string | null>;
+export type ErrorListener = (error: ApiError) => void;
+
+async function bodyOf(response: Response): Promise<{ error?: string; message?: string }> {
+  try {
+    const data = await response.clone().json();
+    return typeof data === "object" && data !== null ? data : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The readable error for a non-2xx response (the service answers `{error, message}`). */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  const body = await bodyOf(response);
+  const code = body.error ?? `http_${response.status}`;
+  const detail = body.message ?? response.statusText;
+  const status = response.status;
+  if (status === 401) {
+    const expired = code.includes("expired");
+    return new ApiError(
+      "auth",
+      expired
+        ? "Your sign-in has expired. Sign in again to continue."
+        : `You are signed out (${detail || code}). Sign in again to continue.`,
+      { status, code },
+    );
+  }
+  if (status === 429) {
+    const header = Number(response.headers.get("Retry-After"));
+    const retryAfter = Number.isFinite(header) && header > 0 ? Math.ceil(header) : undefined;
+    const wait = retryAfter ? `Try again in ${retryAfter} second${retryAfter === 1 ? "" : "s"}.` : "Try again shortly.";
+    return new ApiError("rate-limit", `Too many requests: ${detail || "slow down"}. ${wait}`, {
+      status,
+      code,
+      retryAfter,
+    });
+  }
+  if (status === 404) return new ApiError("not-found", detail || "Not found.", { status, code });
+  if (status >= 500) {
+    return new ApiError("server", `The server had a problem (${status}). Try again in a moment.`, { status, code });
+  }
+  return new ApiError("request", detail || `Request refused (${status}).`, { status, code });
+}
+
+export function offlineError(): ApiError {
+  const offline = typeof navigator !== "undefined" && navigator.onLine === false;
+  return new ApiError(
+    "offline",
+    offline
+      ? "You are offline. Check your connection; your messages are kept and you can retry."
+      : "Cannot reach the server. Check that it is running, then retry.",
+  );
+}
+
+export class ApiClient {
+  constructor(
+    readonly base: string,
+    private readonly getToken: TokenGetter,
+    private readonly onError: ErrorListener = () => {},
+  ) {}
+
+  url(path: string): string {
+    return `${this.base.replace(/\/$/, "")}${path}`;
+  }
+
+  /** `fetch` with the Bearer token; throws ApiError for network failures and non-2xx answers. */
+  fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    const token = await this.getToken();
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    let response: Response;
+    try {
+      response = await fetch(input, { ...init, headers });
+    } catch (err) {
+      if (err instanceof DOMException && err.name === "AbortError") throw err;
+      const error = offlineError();
+      this.onError(error);
+      throw error;
+    }
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      this.onError(error);
+      throw error;
+    }
+    return response;
+  };
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.fetch(this.url(path), {
+      method,
+      headers: body === undefined ? { Accept: "application/json" } : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+}
+
+export type ThreadRow = {
+  id: string;
+  title: string | null;
+  is_archived: boolean;
+  metadata: Record<string, unknown> | null;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+  last_message_at: string | null;
+};
+
+export type MessageRow = {
+  id: string;
+  parent_id: string | null;
+  height: number;
+  format: string;
+  content: Record<string, unknown>;
+  status: string;
+  created_at: string;
+  updated_at: string;
+};

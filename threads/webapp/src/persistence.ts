@@ -1,0 +1,174 @@
+// assistant-ui's custom thread list (RemoteThreadListAdapter) and history adapter, backed by this service's
+// /api/threads REST API. The chat endpoint saves the user and assistant messages itself (format "ai-sdk/v6"),
+// so the history adapter loads them and re-saves only through the idempotent message append.
+
+import { useAui } from "@assistant-ui/react";
+import type { RemoteThreadListAdapter, ThreadHistoryAdapter } from "@assistant-ui/react";
+import { createAssistantStream } from "assistant-stream";
+import { useMemo } from "react";
+
+import { ApiError, type ApiClient, type MessageRow, type ThreadRow } from "./api";
+
+const PAGE_SIZE = 50;
+
+type RemoteThreadListResponse = Awaited<ReturnType<RemoteThreadListAdapter["list"]>>;
+type RemoteThreadMetadata = RemoteThreadListResponse["threads"][number];
+
+function toMetadata(row: ThreadRow): RemoteThreadMetadata {
+  return {
+    status: row.is_archived ? "archived" : "regular",
+    remoteId: row.id,
+    title: row.title ?? undefined,
+    lastMessageAt: row.last_message_at ? new Date(row.last_message_at) : undefined,
+    externalId: row.external_id ?? undefined,
+    custom: row.metadata ?? undefined,
+  };
+}
+
+type Page = { threads: ThreadRow[]; next_cursor: string | null };
+
+/** Active and archived threads are separate cursors; the list cursor carries both. */
+async function listPage(api: ApiClient, after: string | undefined): Promise<RemoteThreadListResponse> {
+  const state = after ? (JSON.parse(after) as { a?: string | null; r?: string | null }) : {};
+  const fetchPage = (archived: boolean, cursor: string | null | undefined): Promise<Page> => {
+    if (cursor === null) return Promise.resolve({ threads: [], next_cursor: null });
+    const query = new URLSearchParams({ archived: String(archived), limit: String(PAGE_SIZE) });
+    if (cursor) query.set("cursor", cursor);
+    return api.json<Page>("GET", `/api/threads?${query}`);
+  };
+  const [active, archived] = await Promise.all([fetchPage(false, state.a), fetchPage(true, state.r)]);
+  const more = active.next_cursor !== null || archived.next_cursor !== null;
+  return {
+    threads: [...active.threads, ...archived.threads].map(toMetadata),
+    nextCursor: more ? JSON.stringify({ a: active.next_cursor, r: archived.next_cursor }) : undefined,
+  };
+}
+
+function textOf(message: { content?: readonly { type: string; text?: string }[] }): string {
+  return (message.content ?? [])
+    .filter((part) => part.type === "text")
+    .map((part) => part.text ?? "")
+    .join(" ")
+    .trim();
+}
+
+/** The first words of the first user message: the title when the service cannot generate one. */
+export function fallbackTitle(messages: readonly { role: string; content?: readonly { type: string; text?: string }[] }[]) {
+  const first = messages.find((m) => m.role === "user");
+  const text = first ? textOf(first) : "";
+  return text.length > 40 ? `${text.slice(0, 40).trimEnd()}…` : text || "New chat";
+}
+
+export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter {
+  const patch = (remoteId: string, body: Record<string, unknown>) =>
+    api.json<ThreadRow>("PATCH", `/api/threads/${encodeURIComponent(remoteId)}`, body).then(() => undefined);
+
+  return {
+    list: (params) => listPage(api, params?.after),
+    fetch: async (threadId) =>
+      toMetadata(await api.json<ThreadRow>("GET", `/api/threads/${encodeURIComponent(threadId)}`)),
+    initialize: async () => {
+      const row = await api.json<ThreadRow>("POST", "/api/threads", {});
+      return { remoteId: row.id, externalId: row.external_id ?? undefined };
+    },
+    rename: (remoteId, title) => patch(remoteId, { title }),
+    updateCustom: (remoteId, custom) => patch(remoteId, { metadata: custom ?? {} }),
+    archive: (remoteId) => patch(remoteId, { is_archived: true }),
+    unarchive: (remoteId) => patch(remoteId, { is_archived: false }),
+    delete: async (remoteId) => {
+      await api.json<void>("DELETE", `/api/threads/${encodeURIComponent(remoteId)}`);
+    },
+    generateTitle: async (remoteId, messages) => {
+      let title: string;
+      try {
+        const row = await api.json<{ title?: string | null }>(
+          "POST",
+          `/api/threads/${encodeURIComponent(remoteId)}/title`,
+          {},
+        );
+        title = row.title?.trim() || fallbackTitle(messages);
+      } catch (err) {
+        if (err instanceof ApiError && err.kind === "auth") throw err;
+        title = fallbackTitle(messages);
+      }
+      return createAssistantStream((controller) => {
+        controller.appendText(title);
+      });
+    },
+    unstable_useAdapters: function useThreadAdapters() {
+      const aui = useAui();
+      return useMemo(() => ({ history: createHistoryAdapter(api, () => aui.threadListItem) }), [aui]);
+    },
+  };
+}
+
+type ThreadListItemHandle = {
+  source?: unknown;
+  getState(): { remoteId?: string | undefined };
+  initialize(): Promise<{ remoteId: string }>;
+};
+
+/** History for one thread: load its "ai-sdk/v6" messages; append/update through the idempotent API. */
+export function createHistoryAdapter(api: ApiClient, item: () => ThreadListItemHandle): ThreadHistoryAdapter {
+  const remoteIdOf = () => {
+    const current = item();
+    return current.source === undefined || current.source ? current.getState().remoteId : undefined;
+  };
+  return {
+    // Only the AI SDK runtime uses this adapter, and it always goes through withFormat.
+    load: async () => ({ messages: [] }),
+    append: async () => {},
+    withFormat(formatAdapter) {
+      let pinned: string | undefined;
+      const target = async () => {
+        pinned = pinned ?? remoteIdOf();
+        if (pinned) return pinned;
+        pinned = (await item().initialize()).remoteId;
+        return pinned;
+      };
+      const save = async (message: unknown, parentId: string | null, status?: string) => {
+        const remoteId = await target();
+        const encoded = formatAdapter.encode({ parentId, message: message as never });
+        await api.json("POST", `/api/threads/${encodeURIComponent(remoteId)}/messages`, {
+          id: formatAdapter.getId(message as never),
+          parent_id: parentId,
+          format: formatAdapter.format,
+          content: encoded,
+          ...(status ? { status } : {}),
+        });
+      };
+      return {
+        pin() {
+          pinned = remoteIdOf() ?? pinned;
+        },
+        async load() {
+          const remoteId = remoteIdOf();
+          pinned = remoteId ?? pinned;
+          if (!remoteId) return { messages: [] };
+          const query = new URLSearchParams({ format: formatAdapter.format });
+          const { messages } = await api.json<{ messages: MessageRow[] }>(
+            "GET",
+            `/api/threads/${encodeURIComponent(remoteId)}/messages?${query}`,
+          );
+          const latest = messages.reduce<MessageRow | undefined>(
+            (best, row) => (!best || row.created_at >= best.created_at ? row : best),
+            undefined,
+          );
+          return {
+            headId: latest?.id ?? null,
+            messages: messages.map((row) =>
+              formatAdapter.decode({ id: row.id, parent_id: row.parent_id, format: row.format, content: row.content as never }),
+            ),
+          };
+        },
+        // The chat endpoint has already stored these under the same ids; the append is idempotent on id.
+        async append(stored) {
+          await save(stored.message, stored.parentId);
+        },
+        async update(stored) {
+          await save(stored.message, stored.parentId);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,17 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+
+// Django serves the build: templates/app.html reads dist/.vite/manifest.json to find the hashed entry files,
+// and config/web.py serves dist/assets/ under /app/assets/.
+export default defineConfig({
+  plugins: [react()],
+  base: "/app/",
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    manifest: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 2000,
+    rollupOptions: { input: "src/main.tsx" },
+  },
+});
