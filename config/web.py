@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from chatauth.conf import clerk_settings
 from chatauth.errors import json_error
@@ -135,11 +135,12 @@ def _bad(message: str) -> JsonResponse:
 
 
 @csrf_exempt  # JSON only (a cross-site form cannot send it), mints nothing a caller could not mint locally
-@require_http_methods(["POST"])
-def dev_session(request: HttpRequest) -> JsonResponse:
+def dev_session(request: HttpRequest) -> HttpResponse:
     """`{user, org?, role?}` -> a development session token for that user (and organization)."""
     if not clerk_settings.uses_dev_issuer:
-        raise Http404
+        raise Http404  # before anything else: with the issuer off, this URL does not exist for any method
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if request.content_type != "application/json":
         return json_error("unsupported_media_type", "Send a JSON body (Content-Type: application/json).", 415)
     try:

@@ -155,9 +155,10 @@ function RenameForm({ initial, onDone }: { initial: string; onDone: () => void }
 
 function ThreadListItem() {
   const title = useAuiState((s) => s.threadListItem.title);
+  const remoteId = useAuiState((s) => s.threadListItem.remoteId);
   const [renaming, setRenaming] = useState(false);
   return (
-    <ThreadListItemPrimitive.Root className="thread-item" data-testid="thread-item">
+    <ThreadListItemPrimitive.Root className="thread-item" data-testid="thread-item" data-thread-id={remoteId}>
       {renaming ? (
         <RenameForm initial={title ?? ""} onDone={() => setRenaming(false)} />
       ) : (
@@ -185,8 +186,9 @@ function ThreadListItem() {
 }
 
 function ArchivedThreadListItem() {
+  const remoteId = useAuiState((s) => s.threadListItem.remoteId);
   return (
-    <ThreadListItemPrimitive.Root className="thread-item archived-item" data-testid="archived-item">
+    <ThreadListItemPrimitive.Root className="thread-item archived-item" data-testid="archived-item" data-thread-id={remoteId}>
       <ThreadListItemPrimitive.Trigger className="thread-trigger">
         <span className="thread-title" data-testid="thread-title">
           <ThreadListItemPrimitive.Title fallback="New chat" />

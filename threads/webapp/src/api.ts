@@ -93,7 +93,9 @@ export class ApiClient {
   }
 
   /** `fetch` with the Bearer token; throws ApiError for network failures and non-2xx answers. */
-  fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+  fetch = (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => this.send(input, init, false);
+
+  private async send(input: RequestInfo | URL, init: RequestInit, quiet: boolean): Promise<Response> {
     const headers = new Headers(init.headers);
     const token = await this.getToken();
     if (token) headers.set("Authorization", `Bearer ${token}`);
@@ -103,23 +105,25 @@ export class ApiClient {
     } catch (err) {
       if (err instanceof DOMException && err.name === "AbortError") throw err;
       const error = offlineError();
-      this.onError(error);
+      if (!quiet) this.onError(error);
       throw error;
     }
     if (!response.ok) {
       const error = await errorFromResponse(response);
-      this.onError(error);
+      if (!quiet || error.kind === "auth") this.onError(error);
       throw error;
     }
     return response;
-  };
+  }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.fetch(this.url(path), {
+  /** A JSON call; `quiet` calls report only an expired sign-in, and leave other failures to the caller. */
+  async json<T>(method: string, path: string, body?: unknown, opts: { quiet?: boolean } = {}): Promise<T> {
+    const init: RequestInit = {
       method,
       headers: body === undefined ? { Accept: "application/json" } : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    };
+    const response = await this.send(this.url(path), init, opts.quiet ?? false);
     if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
   }

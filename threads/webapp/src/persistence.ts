@@ -85,6 +85,7 @@ export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter
           "POST",
           `/api/threads/${encodeURIComponent(remoteId)}/title`,
           {},
+          { quiet: true },
         );
         title = row.title?.trim() || fallbackTitle(messages);
       } catch (err) {
