@@ -1,4 +1,4 @@
-# Quick start:  make run   (install, migrate, serve on http://127.0.0.1:8000 with development sign-in)
+# Quick start:  make run   (install, build the browser app if Node.js is present, migrate, serve on http://127.0.0.1:8000 with development sign-in)
 #               make test  (install, run the whole test suite)
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint node
+.PHONY: install run test lint node web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,19 @@ node:
 	@if command -v npm >/dev/null 2>&1; then cd tests/node && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: tests that run the real npm clients will be skipped"; fi
 
-run: install
+# The browser app (threads/webapp): install its npm packages and build it when missing or older than its sources.
+# Without Node.js the service still runs and / says how to build the app.
+WEBAPP := threads/webapp
+web:
+	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
+	  if [ ! -f $(WEBAPP)/node_modules/.package-lock.json ] || [ $(WEBAPP)/package-lock.json -nt $(WEBAPP)/node_modules/.package-lock.json ]; then \
+	    (cd $(WEBAPP) && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
+	  if [ ! -f $(WEBAPP)/dist/.vite/manifest.json ] || [ -n "$$(find $(WEBAPP)/src $(WEBAPP)/package-lock.json $(WEBAPP)/vite.config.ts -newer $(WEBAPP)/dist/.vite/manifest.json | head -1)" ]; then \
+	    (cd $(WEBAPP) && npm run build --silent) || exit 1; \
+	  else echo "browser app is up to date ($(WEBAPP)/dist)"; fi; \
+	else echo "Node.js/npm not found: the browser app is not built; http://$(HOST):$(PORT)/ will say how to build it (the API works)."; fi
+
+run: install web
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 

@@ -70,7 +70,7 @@ def test_page_says_how_to_build_when_the_build_is_missing(settings, tmp_path, de
     html = response.content.decode()
     assert "The browser app has not been built" in html
     assert "make web" in html
-    assert "<script type=\"module\"" not in html
+    assert '<script type="module"' not in html
 
 
 def test_page_says_sign_in_is_not_configured_without_dev_issuer_or_clerk(fake_build, settings):

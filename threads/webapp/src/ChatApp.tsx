@@ -43,7 +43,8 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
     () =>
       new ApiClient(settings.apiBase, session.getToken, (error) => {
         if (error.kind === "auth") session.onSignInExpired();
-        else setNotice(error);
+        // While the browser is offline the offline banner already says why requests fail.
+        else if (!(error.kind === "offline" && !navigator.onLine)) setNotice(error);
       }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [],

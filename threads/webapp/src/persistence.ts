@@ -87,10 +87,15 @@ export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter
           {},
           { quiet: true },
         );
-        title = row.title?.trim() || fallbackTitle(messages);
+        title = row.title?.trim() || "";
       } catch (err) {
         if (err instanceof ApiError && err.kind === "auth") throw err;
+        title = "";
+      }
+      if (!title) {
+        // The service could not title it: keep the first words, saved before the stream completes.
         title = fallbackTitle(messages);
+        await patch(remoteId, { title });
       }
       return createAssistantStream((controller) => {
         controller.appendText(title);
@@ -146,11 +151,12 @@ export function createHistoryAdapter(api: ApiClient, item: () => ThreadListItemH
           const remoteId = remoteIdOf();
           pinned = remoteId ?? pinned;
           if (!remoteId) return { messages: [] };
-          const query = new URLSearchParams({ format: formatAdapter.format });
-          const { messages } = await api.json<{ messages: MessageRow[] }>(
+          // Filtered here, not with `?format=`: DRF reads a `format` query parameter as a renderer choice (404).
+          const { messages: rows } = await api.json<{ messages: MessageRow[] }>(
             "GET",
-            `/api/threads/${encodeURIComponent(remoteId)}/messages?${query}`,
+            `/api/threads/${encodeURIComponent(remoteId)}/messages`,
           );
+          const messages = rows.filter((row) => row.format === formatAdapter.format);
           const latest = messages.reduce<MessageRow | undefined>(
             (best, row) => (!best || row.created_at >= best.created_at ? row : best),
             undefined,

@@ -1,0 +1,125 @@
+"""Fixtures for the browser tests: the built front end, the service on loopback, headless Chromium.
+
+The browser is Debian's chromium driven by Playwright with `executable_path` (no browser download).
+Tests skip, never fail, when chromium or Node/npm is missing. Screenshots go to artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+
+WEBAPP_DIR = Path(django_settings.BASE_DIR) / "threads" / "webapp"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(django_settings.BASE_DIR) / "artifacts" / "web"
+
+# Records, from the first paint of every page, each thread title and each assistant-text length the page ever
+# shows: proves "never shown, even for a moment" and "the reply arrived in pieces".
+OBSERVER_SCRIPT = """
+(() => {
+  window.__seenTitles = [];
+  window.__assistantLengths = [];
+  const record = () => {
+    for (const el of document.querySelectorAll('[data-testid="thread-title"]')) {
+      const t = el.textContent;
+      if (t && !window.__seenTitles.includes(t)) window.__seenTitles.push(t);
+    }
+    const replies = document.querySelectorAll('[data-testid="message-assistant"]');
+    if (replies.length) {
+      const n = replies[replies.length - 1].textContent.length;
+      const seen = window.__assistantLengths;
+      if (seen[seen.length - 1] !== n) seen.push(n);
+    }
+  };
+  new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
+})();
+"""
+
+
+def _newest_source_mtime() -> float:
+    files = [WEBAPP_DIR / "package-lock.json", WEBAPP_DIR / "vite.config.ts", *(WEBAPP_DIR / "src").rglob("*")]
+    return max(f.stat().st_mtime for f in files if f.is_file())
+
+
+@pytest.fixture(scope="session")
+def webapp_dist() -> Path:
+    """The Vite build, made (or remade when sources are newer) with the machine's Node/npm."""
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        pytest.skip("node/npm not installed: the browser app cannot be built")
+    if not (WEBAPP_DIR / "node_modules" / ".package-lock.json").exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEBAPP_DIR, check=True)
+    manifest = WEBAPP_DIR / "dist" / ".vite" / "manifest.json"
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        subprocess.run([npm, "run", "build", "--silent"], cwd=WEBAPP_DIR, check=True)
+    return WEBAPP_DIR / "dist"
+
+
+@pytest.fixture
+def app_url(settings: Any, dev_issuer_on: None, webapp_dist: Path, live_server_url: str) -> str:
+    """The whole service (API, chat, page, assets) under uvicorn on loopback, in development sign-in mode."""
+    settings.WEBAPP = {"DIST_DIR": str(webapp_dist)}
+    return live_server_url
+
+
+@pytest.fixture
+def browser(app_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Debian chromium; one per test, stopped before the test database is flushed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop in this thread; Django would take any ORM use here as async.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    playwright = sync_api.sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(20_000)
+    ctx.add_init_script(OBSERVER_SCRIPT)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return page
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest):
+    """`shot(page, "name")` saves artifacts/web/<test>-<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _shot(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
