@@ -233,3 +233,29 @@ def test_an_offline_browser_is_told_and_can_retry(page, context, app_url, shot):
     page.locator('[data-testid="message-assistant"]').last.wait_for()
     page.get_by_test_id("composer-send").wait_for()
     assert page.locator('[data-testid="message-assistant"]').last.inner_text().strip()
+
+
+def test_clerk_mode_loads_clerk_and_says_so_when_clerk_is_unreachable(page, context, app_url, settings, shot):
+    """With a publishable key the page hands sign-in to Clerk's components (the development form is gone).
+
+    Clerk's servers are not reachable here, so this checks the readable failure, not a real Clerk sign-in.
+    """
+    from tests.web.test_web import PUBLISHABLE_KEY
+
+    settings.CLERK = {"PUBLISHABLE_KEY": PUBLISHABLE_KEY}
+    requested: list[str] = []
+
+    def only_loopback(route):
+        url = route.request.url
+        if url.startswith(app_url):
+            route.continue_()
+        else:
+            requested.append(url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page.goto(app_url + "/")
+    page.get_by_text("Clerk could not be loaded").wait_for()
+    assert page.get_by_test_id("dev-signin").count() == 0
+    assert any("clerk.example.test" in url for url in requested), requested
+    shot(page, "clerk-unreachable")
