@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatauth.devissuer import dev_issuer
+from tests.support.live_server import LiveAsgiServer
+
+ASGI_APP = "config.asgi:application"
 
 # The UI under test, by test id.
 THREAD_LIST = '[data-testid="thread-list"]'
@@ -259,3 +262,27 @@ def test_clerk_mode_loads_clerk_and_says_so_when_clerk_is_unreachable(page, cont
     assert page.get_by_test_id("dev-signin").count() == 0
     assert any("clerk.example.test" in url for url in requested), requested
     shot(page, "clerk-unreachable")
+
+
+def test_a_stopped_server_is_reported_and_the_chat_recovers_when_it_is_back(page, app_url, shot):
+    server = LiveAsgiServer(ASGI_APP).start()
+    try:
+        sign_in(page, server.url, "user_hana")
+        server.stop()
+        page.get_by_test_id("composer-input").fill("Are you there?")
+        page.get_by_test_id("composer-send").click()
+        error = page.get_by_test_id("chat-error")
+        error.wait_for()
+        assert "Cannot reach the server" in error.inner_text()
+        shot(page, "server-down")
+        # The same address comes back.
+        server = LiveAsgiServer(ASGI_APP)
+        server.server.config.port = int(page.url.split(":")[-1].split("/")[0])
+        server.url = page.url.rstrip("/")
+        server.start()
+        page.get_by_test_id("chat-retry").click()
+        page.get_by_test_id("chat-error").wait_for(state="detached")
+        page.get_by_test_id("composer-send").wait_for()
+        assert page.locator('[data-testid="message-assistant"]').last.inner_text().strip()
+    finally:
+        server.stop()

@@ -109,6 +109,7 @@ function ThreadList() {
   const isLoading = useAuiState((s) => s.threads.isLoading);
   const count = useAuiState((s) => s.threads.threadIds.length);
   const archivedCount = useAuiState((s) => s.threads.archivedThreadIds.length);
+  const loadError = useAuiState((s) => s.threads.loadError);
   return (
     <ThreadListPrimitive.Root className="threadlist" data-testid="thread-list" data-loading={isLoading}>
       <ThreadListPrimitive.New className="new-thread" data-testid="new-thread">
@@ -119,12 +120,26 @@ function ThreadList() {
           Loading chats…
         </p>
       ) : null}
+      {loadError && !isLoading ? <ListLoadError error={loadError} /> : null}
       <ThreadListPrimitive.Items>{() => <ThreadListItem />}</ThreadListPrimitive.Items>
       <details className="archived" data-testid="archived-section">
         <summary>Archived ({archivedCount})</summary>
         <ThreadListPrimitive.Items archived>{() => <ArchivedThreadListItem />}</ThreadListPrimitive.Items>
       </details>
     </ThreadListPrimitive.Root>
+  );
+}
+
+function ListLoadError({ error }: { error: unknown }) {
+  const aui = useAui();
+  const text = error instanceof Error ? error.message : "Your chats could not be loaded.";
+  return (
+    <div className="list-error" role="alert" data-testid="threads-error">
+      <span>{text}</span>
+      <button type="button" data-testid="threads-retry" onClick={() => void aui.threads.reload()}>
+        Retry
+      </button>
+    </div>
   );
 }
 

@@ -68,7 +68,8 @@ export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter
     fetch: async (threadId) =>
       toMetadata(await api.json<ThreadRow>("GET", `/api/threads/${encodeURIComponent(threadId)}`)),
     initialize: async () => {
-      const row = await api.json<ThreadRow>("POST", "/api/threads", {});
+      // Runs when the first message is sent; a failure is shown in the chat (with its retry), not twice.
+      const row = await api.json<ThreadRow>("POST", "/api/threads", {}, { quiet: true });
       return { remoteId: row.id, externalId: row.external_id ?? undefined };
     },
     rename: (remoteId, title) => patch(remoteId, { title }),
