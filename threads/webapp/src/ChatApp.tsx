@@ -271,7 +271,7 @@ function ChatError() {
   if (error instanceof ApiError) {
     text = error.message;
   } else {
-    const detail = error.message?.trim();
+    const detail = error.message?.trim().replace(/[.\s]+$/, "");
     text = `The reply failed${detail ? `: ${detail}` : ""}. You can try again.`;
   }
   const retryable = !(error instanceof ApiError && error.kind === "auth");
