@@ -46,7 +46,6 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
         // While the browser is offline the offline banner already says why requests fail.
         else if (!(error.kind === "offline" && !navigator.onLine)) setNotice(error);
       }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [],
   );
   // The chat stream reports its own failures inside the thread (with a retry), so it gets a quieter client.
@@ -55,7 +54,6 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
       new ApiClient(settings.apiBase, session.getToken, (error) => {
         if (error.kind === "auth") session.onSignInExpired();
       }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [],
   );
   const adapter = useMemo(() => createThreadListAdapter(api), [api]);
