@@ -148,7 +148,25 @@ THREADS: dict = {
 }
 
 # The chat namespace (/api/chat streaming endpoint): read through `threads.chat.conf`.
-CHAT: dict = {}
+CHAT: dict = {
+    "OPENAI_API_KEY": env.str("OPENAI_API_KEY", default=""),
+    "OPENAI_BASE_URL": env.str("OPENAI_BASE_URL", default=""),
+    "MODEL": env.str("CHAT_MODEL", default="gpt-4o-mini"),
+    "TITLE_MODEL": env.str("CHAT_TITLE_MODEL", default=""),
+    # The offline development model: on in DEBUG when no OPENAI_API_KEY is set (or forced with CHAT_DEV_MODEL).
+    "DEV_MODEL": env.bool("CHAT_DEV_MODEL", default=DEBUG),
+    "SYSTEM_PROMPT": env.str("CHAT_SYSTEM_PROMPT", default="You are a helpful assistant."),
+    "MAX_BODY_BYTES": env.int("CHAT_MAX_BODY_BYTES", default=1024 * 1024),
+    "MAX_MESSAGES": env.int("CHAT_MAX_MESSAGES", default=200),
+    "MAX_OUTPUT_TOKENS": env.int("CHAT_MAX_OUTPUT_TOKENS", default=4096),
+    "CONNECT_TIMEOUT_SECONDS": env.float("CHAT_CONNECT_TIMEOUT_SECONDS", default=10.0),
+    "READ_TIMEOUT_SECONDS": env.float("CHAT_READ_TIMEOUT_SECONDS", default=60.0),
+    "MAX_DURATION_SECONDS": env.int("CHAT_MAX_DURATION_SECONDS", default=300),
+    "KEEPALIVE_SECONDS": env.float("CHAT_KEEPALIVE_SECONDS", default=15.0),
+    "RATE_LIMIT_REQUESTS": env.int("CHAT_RATE_LIMIT_REQUESTS", default=30),
+    "RATE_LIMIT_WINDOW_SECONDS": env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60),
+    "MAX_CONCURRENT_STREAMS": env.int("CHAT_MAX_CONCURRENT_STREAMS", default=3),
+}
 
 # The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud_conf`.
 CLOUD: dict = {

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from threads.chat import views
+
+urlpatterns = [
+    path("api/chat", views.chat, name="chat"),
+    path("api/threads/<str:thread_id>/title", views.thread_title, name="thread-title"),
+]

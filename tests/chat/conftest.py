@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.openai_server import OpenAIServer
+
+
+@pytest.fixture
+def upstream() -> Iterator[OpenAIServer]:
+    server = OpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chat_on(settings: Any, upstream: OpenAIServer, dev_issuer_on: None) -> OpenAIServer:
+    """The chat endpoint pointed at the loopback upstream, with generous limits unless a test tightens them."""
+    settings.CHAT = {
+        "OPENAI_API_KEY": "sk-test-server-side",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "MODEL": "test-model",
+        "DEV_MODEL": False,
+        "READ_TIMEOUT_SECONDS": 5.0,
+        "KEEPALIVE_SECONDS": 15.0,
+        "RATE_LIMIT_REQUESTS": 1000,
+        "MAX_CONCURRENT_STREAMS": 10,
+    }
+    return upstream
+
+
+def user_message(text: str = "Hi there", message_id: str = "msg_user_1") -> dict[str, Any]:
+    return {"id": message_id, "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+def chat_body(thread_id: str = "thread_chat_1", *messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"id": thread_id, "messages": list(messages) or [user_message()], "trigger": "submit-message", **extra}
+
+
+@pytest.fixture
+def post_chat(live_server_url: str, make_token: Callable[..., str]) -> Callable[..., httpx.Response]:
+    """POST /api/chat over real HTTP; returns the full (read) response."""
+
+    def _post(body: Any, user: str | None = "user_chat", org: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if user:
+            headers["Authorization"] = f"Bearer {make_token(user, org)}"
+        content = body if isinstance(body, bytes) else None
+        return httpx.post(
+            f"{live_server_url}/api/chat",
+            json=None if content is not None else body,
+            content=content,
+            headers=headers,
+            timeout=30,
+        )
+
+    return _post
+
+
+def sse_chunks(text: str) -> list[Any]:
+    """The `data:` payloads of an SSE body, `[DONE]` included as the string."""
+    import json
+
+    out: list[Any] = []
+    for event in text.split("\n\n"):
+        if event.startswith("data: "):
+            payload = event[len("data: ") :]
+            out.append(payload if payload == "[DONE]" else json.loads(payload))
+    return out

@@ -1,0 +1,58 @@
+"""The `CHAT` settings namespace (read lazily, reloaded when tests override `settings.CHAT`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    "OPENAI_API_KEY": "",
+    "OPENAI_BASE_URL": "",
+    "MODEL": "gpt-4o-mini",
+    "TITLE_MODEL": "",
+    "DEV_MODEL": False,
+    "SYSTEM_PROMPT": "You are a helpful assistant.",
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_MESSAGES": 200,
+    "MAX_SYSTEM_CHARS": 8000,
+    "MAX_OUTPUT_TOKENS": 4096,
+    "CONNECT_TIMEOUT_SECONDS": 10.0,
+    "READ_TIMEOUT_SECONDS": 60.0,
+    "MAX_DURATION_SECONDS": 300,
+    "KEEPALIVE_SECONDS": 15.0,
+    "RATE_LIMIT_REQUESTS": 30,
+    "RATE_LIMIT_WINDOW_SECONDS": 60,
+    "MAX_CONCURRENT_STREAMS": 3,
+}
+
+
+class ChatSettings:
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid CHAT setting: {name!r}")
+        if name not in self._cache:
+            self._cache[name] = getattr(settings, "CHAT", {}).get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+    @property
+    def uses_dev_model(self) -> bool:
+        """The offline development model answers when no provider key is configured and it is allowed."""
+        return not self.OPENAI_API_KEY and bool(self.DEV_MODEL)
+
+
+chat_settings = ChatSettings()
+
+
+@receiver(setting_changed)
+def _reload_chat_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CHAT":
+        chat_settings.reload()

@@ -1,0 +1,218 @@
+"""The body that `DefaultChatTransport` / `AssistantChatTransport` send, validated, and its OpenAI form.
+
+Browser-supplied provider settings (`config.apiKey`, `config.baseUrl`, `config.modelName`, `callSettings.headers`)
+are read past and never used: the browser does not choose where our key goes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from threads.chat.conf import chat_settings
+
+ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+ROLES = ("system", "user", "assistant")
+TRIGGERS = ("submit-message", "regenerate-message")
+NUMERIC_CALL_SETTINGS = {
+    "temperature": ("temperature", 0.0, 2.0),
+    "topP": ("top_p", 0.0, 1.0),
+    "presencePenalty": ("presence_penalty", -2.0, 2.0),
+    "frequencyPenalty": ("frequency_penalty", -2.0, 2.0),
+}
+
+
+class BadChatRequest(ValueError):
+    """The body is not a chat request we can serve; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class FrontendTool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    thread_id: str
+    messages: list[dict[str, Any]]
+    trigger: str = "submit-message"
+    message_id: str | None = None
+    system: str | None = None
+    tools: tuple[FrontendTool, ...] = ()
+    call_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_user_message(self) -> dict[str, Any] | None:
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message
+        return None
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadChatRequest(message)
+
+
+def _validate_message(index: int, message: Any) -> dict[str, Any]:
+    where = f"messages[{index}]"
+    _require(isinstance(message, dict), f"{where} must be an object")
+    _require(isinstance(message.get("id"), str) and ID_RE.match(message["id"]) is not None, f"{where}.id is invalid")
+    _require(message.get("role") in ROLES, f"{where}.role must be one of {', '.join(ROLES)}")
+    parts = message.get("parts")
+    _require(isinstance(parts, list), f"{where}.parts must be a list")
+    for j, part in enumerate(parts):
+        _require(isinstance(part, dict) and isinstance(part.get("type"), str), f"{where}.parts[{j}] needs a type")
+        if part["type"] in ("text", "reasoning"):
+            _require(isinstance(part.get("text"), str), f"{where}.parts[{j}].text must be a string")
+    metadata = message.get("metadata")
+    _require(metadata is None or isinstance(metadata, dict), f"{where}.metadata must be an object")
+    return {"id": message["id"], "role": message["role"], "parts": parts, "metadata": metadata}
+
+
+def _validate_tools(raw: Any) -> tuple[FrontendTool, ...]:
+    if raw is None:
+        return ()
+    _require(isinstance(raw, dict), "tools must be an object of {name: {description?, parameters}}")
+    _require(len(raw) <= 64, "tools: at most 64 tools")
+    tools = []
+    for name, spec in raw.items():
+        _require(TOOL_NAME_RE.match(name) is not None, f"tools: invalid tool name {name!r}")
+        _require(isinstance(spec, dict), f"tools.{name} must be an object")
+        parameters = spec.get("parameters", {"type": "object", "properties": {}})
+        _require(isinstance(parameters, dict), f"tools.{name}.parameters must be a JSON schema object")
+        description = spec.get("description") or ""
+        _require(isinstance(description, str), f"tools.{name}.description must be a string")
+        tools.append(FrontendTool(name=name, description=description[:2000], parameters=parameters))
+    return tuple(tools)
+
+
+def _validate_call_settings(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    _require(isinstance(raw, dict), "callSettings must be an object")
+    out: dict[str, Any] = {}
+    for key, (name, low, high) in NUMERIC_CALL_SETTINGS.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        _require(isinstance(value, int | float) and not isinstance(value, bool), f"callSettings.{key} must be a number")
+        _require(low <= value <= high, f"callSettings.{key} must be between {low} and {high}")
+        out[name] = value
+    max_tokens = raw.get("maxTokens", raw.get("maxOutputTokens"))
+    if max_tokens is not None:
+        _require(
+            isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0,
+            "callSettings.maxTokens must be a positive integer",
+        )
+        out["max_tokens"] = min(max_tokens, chat_settings.MAX_OUTPUT_TOKENS)
+    seed = raw.get("seed")
+    if seed is not None:
+        _require(isinstance(seed, int) and not isinstance(seed, bool), "callSettings.seed must be an integer")
+        out["seed"] = seed
+    return out
+
+
+def parse_chat_request(raw_body: bytes) -> ChatRequest:
+    _require(len(raw_body) <= chat_settings.MAX_BODY_BYTES, f"body is larger than {chat_settings.MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw_body or b"null", parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except (ValueError, RecursionError) as exc:
+        raise BadChatRequest("body is not valid JSON") from exc
+    _require(isinstance(body, dict), "body must be a JSON object")
+    thread_id = body.get("id")
+    _require(isinstance(thread_id, str) and ID_RE.match(thread_id) is not None, "id (the chat/thread id) is required")
+    messages = body.get("messages")
+    _require(isinstance(messages, list) and len(messages) > 0, "messages must be a non-empty list")
+    _require(len(messages) <= chat_settings.MAX_MESSAGES, f"messages: at most {chat_settings.MAX_MESSAGES}")
+    validated = [_validate_message(i, m) for i, m in enumerate(messages)]
+    trigger = body.get("trigger", "submit-message")
+    _require(trigger in TRIGGERS, f"trigger must be one of {', '.join(TRIGGERS)}")
+    message_id = body.get("messageId")
+    _require(
+        message_id is None or (isinstance(message_id, str) and ID_RE.match(message_id) is not None),
+        "messageId is invalid",
+    )
+    system = body.get("system")
+    _require(system is None or isinstance(system, str), "system must be a string")
+    _require(system is None or len(system) <= chat_settings.MAX_SYSTEM_CHARS, "system prompt is too long")
+    request = ChatRequest(
+        thread_id=thread_id,
+        messages=validated,
+        trigger=trigger,
+        message_id=message_id,
+        system=system or None,
+        tools=_validate_tools(body.get("tools")),
+        call_settings=_validate_call_settings(body.get("callSettings")),
+    )
+    _require(request.last_user_message is not None, "messages must contain a user message")
+    return request
+
+
+def _text_of(parts: list[dict[str, Any]]) -> str:
+    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+
+
+def _tool_name(part: dict[str, Any]) -> str | None:
+    kind = part.get("type", "")
+    if kind == "dynamic-tool":
+        return part.get("toolName")
+    return kind[5:] if kind.startswith("tool-") else None
+
+
+def to_openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
+    """UI messages to chat-completions messages: text, and frontend tool calls with their results."""
+    system = chat_settings.SYSTEM_PROMPT
+    if request.system:
+        system = f"{system}\n\n{request.system}" if system else request.system
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for message in request.messages:
+        parts = message["parts"]
+        if message["role"] != "assistant":
+            out.append({"role": message["role"], "content": _text_of(parts)})
+            continue
+        tool_calls, results = [], []
+        for part in parts:
+            name = _tool_name(part)
+            if not name or not isinstance(part.get("toolCallId"), str):
+                continue
+            if part.get("state") not in ("input-available", "output-available", "output-error"):
+                continue
+            tool_calls.append(
+                {
+                    "id": part["toolCallId"],
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(part.get("input") or {})},
+                }
+            )
+            if part.get("state") == "output-available":
+                results.append(
+                    {"role": "tool", "tool_call_id": part["toolCallId"], "content": json.dumps(part.get("output"))}
+                )
+            elif part.get("state") == "output-error":
+                results.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": part["toolCallId"],
+                        "content": json.dumps({"error": part.get("errorText", "")}),
+                    }
+                )
+        assistant: dict[str, Any] = {"role": "assistant", "content": _text_of(parts) or None}
+        if tool_calls:
+            assistant["tool_calls"] = tool_calls
+        if assistant["content"] is not None or tool_calls:
+            out.append(assistant)
+        out.extend(results)
+    return out
+
+
+def openai_tools(request: ChatRequest) -> list[dict[str, Any]]:
+    return [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in request.tools
+    ]

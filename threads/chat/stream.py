@@ -1,0 +1,195 @@
+"""One chat turn: what is loaded before the response starts, and the stream that runs after.
+
+`prepare_turn` (sync, in a thread) resolves the thread in the caller's workspace and stores the user
+message and an in-progress assistant message. `ChatStream` gets everything it needs as plain values;
+its generator never looks at the request, and it saves the assistant message however the turn ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError
+
+from chatauth.principal import Workspace
+from threads import services
+from threads.chat import titles
+from threads.chat.conf import chat_settings
+from threads.chat.limits import StreamSlot
+from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
+from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
+from threads.chat.upstream import describe_failure, dev_model_chunks, openai_chunks
+from threads.models import Message, Thread
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "ai-sdk/v6"
+_END = object()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the database said before streaming: the thread and the two messages of this turn."""
+
+    thread_id: str
+    workspace: Workspace
+    user_message_id: str
+    assistant_message_id: str
+    needs_title: bool
+
+
+def _content_of(message: dict[str, Any]) -> dict[str, Any]:
+    content = {"role": message["role"], "parts": message["parts"]}
+    if message.get("metadata"):
+        content["metadata"] = message["metadata"]
+    return content
+
+
+def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
+    """The caller's thread; a new one under that id if nobody has it; `NotFound` if another workspace has."""
+    try:
+        return services.thread_get(workspace=workspace, thread_id=thread_id)
+    except services.NotFound:
+        pass
+    try:
+        return services.thread_create(workspace=workspace, thread_id=thread_id)
+    except IntegrityError as exc:
+        raise services.NotFound("thread not found") from exc
+
+
+def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
+    thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+    user = request.last_user_message
+    assert user is not None
+    known = set(
+        thread.messages.filter(message_id__in=[m["id"] for m in request.messages]).values_list("message_id", flat=True)
+    )
+    # The parent of the user message is the message before it in the conversation, when we have it.
+    index = next(i for i, m in enumerate(request.messages) if m is user)
+    parent_id = next((m["id"] for m in reversed(request.messages[:index]) if m["id"] in known), None)
+    user_message, _ = services.message_append(
+        thread=thread, format=FORMAT, content=_content_of(user), parent_id=parent_id, message_id=user["id"]
+    )
+    assistant_id = Message.new_id()  # a regeneration is a new sibling under the same user message
+    services.message_append(
+        thread=thread,
+        format=FORMAT,
+        content={"role": "assistant", "parts": []},
+        parent_id=user_message.message_id,
+        message_id=assistant_id,
+        status="in_progress",
+    )
+    return Turn(
+        thread_id=thread.id,
+        workspace=workspace,
+        user_message_id=user_message.message_id,
+        assistant_message_id=assistant_id,
+        needs_title=not thread.title,
+    )
+
+
+def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
+    try:
+        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
+        message = services.message_get(thread=thread, message_id=turn.assistant_message_id)
+    except services.NotFound:
+        return  # the thread was deleted while the reply streamed
+    services.message_update(message=message, content=content, status=status)
+
+
+def save_title(*, turn: Turn, title: str) -> None:
+    try:
+        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
+    except services.NotFound:
+        return
+    if not thread.title:
+        services.thread_update(thread=thread, title=title)
+
+
+@dataclass
+class ChatStream:
+    """Streams one assistant reply as UI message stream bytes and saves it, whatever happens."""
+
+    turn: Turn
+    request: ChatRequest
+    slot: StreamSlot | None = None
+    model: Callable[[], AsyncIterator[Chunk]] | None = None
+    assembler: MessageAssembler = field(default_factory=MessageAssembler)
+    status: str = "in_progress"
+
+    def _model_chunks(self) -> AsyncIterator[Chunk]:
+        if self.model is not None:
+            return self.model()
+        if chat_settings.uses_dev_model:
+            prompt = "".join(p.get("text", "") for p in self.request.last_user_message["parts"] if p["type"] == "text")
+            return dev_model_chunks(prompt=prompt)
+        return openai_chunks(
+            messages=to_openai_messages(self.request),
+            tools=openai_tools(self.request),
+            call_settings=self.request.call_settings,
+        )
+
+    async def _produce(self, queue: asyncio.Queue[Any]) -> None:
+        try:
+            async with asyncio.timeout(chat_settings.MAX_DURATION_SECONDS):
+                async for chunk in self._model_chunks():
+                    self.assembler.add(chunk)
+                    await queue.put(chunk)
+            self.status = "complete" if self.assembler.finish_reason != "error" else "incomplete"
+        except asyncio.CancelledError:
+            self.status = "incomplete"
+            raise
+        except Exception as exc:  # upstream failures become a chunk, never a 500 or a hung stream
+            logger.warning("chat upstream failed: %s", exc.__class__.__name__)
+            self.status = "incomplete"
+            for chunk in (error_chunk(describe_failure(exc)), {"type": "finish", "finishReason": "error"}):
+                self.assembler.add(chunk)
+                await queue.put(chunk)
+        finally:
+            await self._save()
+            queue.put_nowait(_END)
+
+    async def _save(self) -> None:
+        metadata = {"status": self.status} if self.status != "complete" else None
+        content = self.assembler.message(metadata)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(sync_to_async(save_assistant)(turn=self.turn, content=content, status=self.status))
+        if self.slot is not None:
+            await sync_to_async(self.slot.release)()
+            self.slot = None
+
+    async def events(self) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        producer = asyncio.create_task(self._produce(queue))
+        try:
+            yield encode({"type": "start", "messageId": self.turn.assistant_message_id})
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=chat_settings.KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield KEEPALIVE
+                    continue
+                if item is _END:
+                    break
+                yield encode(item)
+            yield DONE
+            if self.turn.needs_title and self.status == "complete":
+                await self._title()
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
+
+    async def _title(self) -> None:
+        started = time.monotonic()
+        title = await titles.generate_title(self.request.last_user_message, self.assembler.text)
+        await sync_to_async(save_title)(turn=self.turn, title=title)
+        logger.debug("title generated in %.0f ms", (time.monotonic() - started) * 1000)

@@ -1,0 +1,223 @@
+"""The model: an OpenAI-compatible server through the `openai` async client, or the offline development model.
+
+Both turn a completion into UI message stream chunks: `start-step`, text / reasoning / tool-input chunks,
+`finish-step`, and a closing `finish` with the finish reason. The caller adds `start` and `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from threads.chat.conf import chat_settings
+from threads.chat.protocol import Chunk
+
+FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class UpstreamError(Exception):
+    """The model call failed; `public_message` is safe to show the client (no keys, no internals)."""
+
+    def __init__(self, public_message: str) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+
+
+def client() -> openai.AsyncOpenAI:
+    """One pooled client per event loop and configuration (the pool is bound to the loop that made it)."""
+    loop = asyncio.get_running_loop()
+    key = (chat_settings.OPENAI_API_KEY, chat_settings.OPENAI_BASE_URL)
+    per_loop = _clients.setdefault(loop, {})
+    if key not in per_loop:
+        per_loop[key] = openai.AsyncOpenAI(
+            api_key=key[0] or "not-set",
+            base_url=key[1] or None,
+            max_retries=0,
+            timeout=openai.Timeout(chat_settings.READ_TIMEOUT_SECONDS, connect=chat_settings.CONNECT_TIMEOUT_SECONDS),
+        )
+    return per_loop[key]
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A message safe to show a client. The `openai` package's transport (httpx or its fork) is matched by
+    exception class names, so a mid-stream drop reads the same whichever HTTP library raised it."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, openai.APITimeoutError | TimeoutError) or any("Timeout" in n for n in names):
+        return "The model provider timed out."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The model provider returned an error (HTTP {exc.status_code})."
+    if isinstance(exc, openai.APIConnectionError) or names & {"TransportError", "NetworkError", "ProtocolError"}:
+        return "The connection to the model provider failed."
+    if isinstance(exc, UpstreamError):
+        return exc.public_message
+    return "The model call failed."
+
+
+@dataclass
+class _ToolCall:
+    id: str
+    name: str
+    arguments: str = ""
+
+
+@dataclass
+class _Converter:
+    """OpenAI chat-completion deltas to UI chunks, opening and closing parts as the content switches."""
+
+    text_id: str | None = None
+    reasoning_id: str | None = None
+    counter: int = 0
+    tools: dict[int, _ToolCall] = field(default_factory=dict)
+
+    def _next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+    def close_text(self) -> list[Chunk]:
+        if self.text_id is None:
+            return []
+        chunk, self.text_id = {"type": "text-end", "id": self.text_id}, None
+        return [chunk]
+
+    def close_reasoning(self) -> list[Chunk]:
+        if self.reasoning_id is None:
+            return []
+        chunk, self.reasoning_id = {"type": "reasoning-end", "id": self.reasoning_id}, None
+        return [chunk]
+
+    def reasoning(self, delta: str) -> list[Chunk]:
+        out = self.close_text()
+        if self.reasoning_id is None:
+            self.reasoning_id = self._next_id("reasoning")
+            out.append({"type": "reasoning-start", "id": self.reasoning_id})
+        out.append({"type": "reasoning-delta", "id": self.reasoning_id, "delta": delta})
+        return out
+
+    def text(self, delta: str) -> list[Chunk]:
+        out = self.close_reasoning()
+        if self.text_id is None:
+            self.text_id = self._next_id("text")
+            out.append({"type": "text-start", "id": self.text_id})
+        out.append({"type": "text-delta", "id": self.text_id, "delta": delta})
+        return out
+
+    def tool_delta(self, index: int, call_id: str | None, name: str | None, arguments: str | None) -> list[Chunk]:
+        out = self.close_text() + self.close_reasoning()
+        call = self.tools.get(index)
+        if call is None:
+            call = self.tools[index] = _ToolCall(id=call_id or self._next_id("call"), name=name or "")
+            out.append({"type": "tool-input-start", "toolCallId": call.id, "toolName": call.name})
+        if arguments:
+            call.arguments += arguments
+            out.append({"type": "tool-input-delta", "toolCallId": call.id, "inputTextDelta": arguments})
+        return out
+
+    def finish(self) -> list[Chunk]:
+        out = self.close_text() + self.close_reasoning()
+        for call in self.tools.values():
+            try:
+                parsed = json.loads(call.arguments or "{}")
+            except ValueError:
+                out.append(
+                    {
+                        "type": "tool-input-error",
+                        "toolCallId": call.id,
+                        "toolName": call.name,
+                        "input": call.arguments,
+                        "errorText": "The model produced tool arguments that are not valid JSON.",
+                    }
+                )
+                continue
+            out.append({"type": "tool-input-available", "toolCallId": call.id, "toolName": call.name, "input": parsed})
+        return out
+
+
+def _reasoning_delta(delta: Any) -> str | None:
+    """Reasoning text, where OpenAI-compatible servers put it (`reasoning_content` or `reasoning`)."""
+    extra = getattr(delta, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) and value else None
+
+
+async def openai_chunks(
+    *, messages: list[dict[str, Any]], tools: list[dict[str, Any]], call_settings: dict[str, Any]
+) -> AsyncIterator[Chunk]:
+    params: dict[str, Any] = {
+        "model": chat_settings.MODEL,
+        "messages": messages,
+        "stream": True,
+        "max_tokens": call_settings.get("max_tokens", chat_settings.MAX_OUTPUT_TOKENS),
+        **{k: v for k, v in call_settings.items() if k != "max_tokens"},
+    }
+    if tools:
+        params["tools"] = tools
+    stream = await client().chat.completions.create(**params)
+    converter = _Converter()
+    finish_reason = "stop"
+    try:
+        yield {"type": "start-step"}
+        async for event in stream:
+            for choice in event.choices or []:
+                delta = choice.delta
+                if delta is not None:
+                    reasoning = _reasoning_delta(delta)
+                    if reasoning:
+                        for chunk in converter.reasoning(reasoning):
+                            yield chunk
+                    if delta.content:
+                        for chunk in converter.text(delta.content):
+                            yield chunk
+                    for call in delta.tool_calls or []:
+                        function = call.function
+                        for chunk in converter.tool_delta(
+                            call.index,
+                            call.id,
+                            function.name if function else None,
+                            function.arguments if function else None,
+                        ):
+                            yield chunk
+                if choice.finish_reason:
+                    finish_reason = FINISH_REASONS.get(choice.finish_reason, "other")
+        for chunk in converter.finish():
+            yield chunk
+        yield {"type": "finish-step"}
+        yield {"type": "finish", "finishReason": finish_reason}
+    finally:
+        await stream.close()  # also on cancellation: the upstream request ends with us
+
+
+DEV_REPLY = (
+    "[Development model — offline, no provider configured] "
+    "I am a stand-in so you can try the app without an account. You said: {prompt}"
+)
+
+
+async def dev_model_chunks(*, prompt: str, delay: float = 0.02) -> AsyncIterator[Chunk]:
+    """A clearly labelled, deterministic reply, streamed word by word."""
+    yield {"type": "start-step"}
+    yield {"type": "text-start", "id": "text-1"}
+    words = DEV_REPLY.format(prompt=prompt[:500]).split(" ")
+    for i, word in enumerate(words):
+        await asyncio.sleep(delay)
+        yield {"type": "text-delta", "id": "text-1", "delta": word if i == 0 else " " + word}
+    yield {"type": "text-end", "id": "text-1"}
+    yield {"type": "finish-step"}
+    yield {"type": "finish", "finishReason": "stop"}
+
+
+async def complete_text(*, messages: list[dict[str, Any]], max_tokens: int = 32) -> str:
+    """A short non-streamed completion (titles)."""
+    response = await client().chat.completions.create(
+        model=chat_settings.TITLE_MODEL or chat_settings.MODEL, messages=messages, max_tokens=max_tokens, stream=False
+    )
+    return (response.choices[0].message.content or "").strip() if response.choices else ""
