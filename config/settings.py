@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatauth.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -45,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chatauth.middleware.ClerkAuthMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,11 +133,27 @@ CLERK = {
     "DEV_KEY_FILE": env.str("CLERK_DEV_KEY_FILE", default=str(BASE_DIR / "var" / "dev_issuer_key.pem")),
 }
 
+# Logs: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or plain text, each record
+# stamped with the request id (see config/logging.py). Headers, cookies and tokens are never logged.
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Our own one-line-per-request log replaces Django's 4xx/5xx request warnings.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # The threads namespace (REST API for chat threads/messages): read through `threads.conf`.
@@ -186,3 +204,22 @@ CLOUD: dict = {
     "JWKS_TIMEOUT_SECONDS": env.float("CLOUD_JWKS_TIMEOUT_SECONDS", default=3.0),
     "CORS_ALLOWED_ORIGINS": env.list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]),
 }
+
+# The ops namespace (webhooks, production start-up checks): read by chatauth.webhooks and config.health.
+OPS: dict = {
+    # The Svix signing secret of the Clerk webhook endpoint (whsec_...); unset: /webhooks/clerk answers 503.
+    "CLERK_WEBHOOK_SIGNING_SECRET": env.str("CLERK_WEBHOOK_SIGNING_SECRET", default=""),
+}
+
+# Production start-up refusal: with DEBUG off the service does not start half-configured. The test
+# settings module (config.test_settings) opts out explicitly; nothing else can.
+if not DEBUG and env.str("DJANGO_SETTINGS_MODULE", default="config.settings") != "config.test_settings":
+    _problems = []
+    if not ALLOWED_HOSTS:
+        _problems.append("ALLOWED_HOSTS is empty: set the host names this service answers to.")
+    if not _clerk_configured and _dev_issuer_mode != "force":
+        _problems.append(
+            "No Clerk key: set CLERK_PUBLISHABLE_KEY (or CLERK_JWT_KEY / CLERK_JWKS_URL / CLERK_SECRET_KEY)."
+        )
+    if _problems:
+        raise ImproperlyConfigured("Refusing to start with DEBUG off: " + " ".join(_problems))

@@ -18,3 +18,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"].setdefault("TEST", {})["NAME"] = "file:testdb?mode=memory&cache=shared"  # noqa: F405
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# config.settings skips its production start-up refusal (empty ALLOWED_HOSTS, no Clerk key) for this module only:
+# the suite runs with DEBUG off and configures Clerk per test.

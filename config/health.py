@@ -1,0 +1,114 @@
+"""`/healthz` (the process answers) and `/readyz` (it can serve: database, cache, session-token keys).
+
+Both are public and say nothing secret: only which check failed and a short reason. A load balancer
+should route traffic on `/readyz` and restart on `/healthz`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from chatauth.errors import TokenVerificationError, json_error
+from chatauth.keys import PemKeySource, RemoteJwksSource, session_key_source
+from config.middleware import close_broken_connections
+
+logger = logging.getLogger(__name__)
+
+Check = tuple[bool, str]
+
+
+def get_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """GET/HEAD only; anything else is a JSON 405, like the rest of the API."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if request.method not in {"GET", "HEAD"}:
+            response = json_error("method_not_allowed", f"{request.method} is not allowed here; use GET.", 405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return wrapper
+
+
+@never_cache
+@get_only
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: no dependency is touched, so a database outage does not get every worker restarted."""
+    return JsonResponse({"status": "ok"})
+
+
+def check_database() -> Check:
+    try:
+        for alias in connections:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+    except Exception as exc:
+        close_broken_connections()
+        return False, f"unreachable ({exc.__class__.__name__})"
+    return True, "ok"
+
+
+def check_cache() -> Check:
+    key = f"ops:readyz:{secrets.token_hex(8)}"
+    try:
+        cache.set(key, 1, timeout=10)
+        ok = cache.get(key) == 1
+        cache.delete(key)
+    except Exception as exc:
+        return False, f"unreachable ({exc.__class__.__name__})"
+    return (True, "ok") if ok else (False, "a value written could not be read back")
+
+
+def check_session_keys() -> Check:
+    """A remote JWKS must be in the shared cache; a cold one is loaded now, so a fresh deployment gets ready."""
+    try:
+        source = session_key_source()
+    except TokenVerificationError as exc:
+        return False, exc.message
+    if isinstance(source, PemKeySource):
+        try:
+            source.key_for(None)
+        except TokenVerificationError as exc:
+            return False, exc.message
+        return True, "pem key"
+    if not isinstance(source, RemoteJwksSource):
+        return True, "development issuer"
+    try:
+        if cache.get(source.cache_key) is None:
+            # Warm it through the source's own refresh (it honours the cluster-wide failure backoff).
+            source._refresh(None)
+        cached = cache.get(source.cache_key) is not None
+    except Exception as exc:
+        return False, f"cache unreachable ({exc.__class__.__name__})"
+    return (True, "jwks cached") if cached else (False, "the JWKS could not be loaded")
+
+
+READINESS_CHECKS: dict[str, Callable[[], Check]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "jwks": check_session_keys,
+}
+
+
+@never_cache
+@get_only
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = {name: check() for name, check in READINESS_CHECKS.items()}
+    ready = all(ok for ok, _ in results.values())
+    if not ready:
+        logger.warning("not ready: %s", ", ".join(name for name, (ok, _) in results.items() if not ok))
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},
+    }
+    return JsonResponse(body, status=200 if ready else 503)

@@ -1,0 +1,46 @@
+"""A lost database answers 503 with a JSON body instead of a 500 page, and heals by itself.
+
+When a view fails with a connection-level database error, the broken connections are closed so the
+next request opens a fresh one: once the database is back, requests succeed again without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connections
+from django.db.utils import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
+
+from chatauth.errors import json_error
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+def close_broken_connections() -> None:
+    """Drop every connection: a half-dead socket would otherwise fail the next request too."""
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except Exception:  # noqa: S110 - closing a dead connection may itself fail; it is gone either way
+            pass
+
+
+def database_unavailable_response() -> HttpResponse:
+    response = json_error("database_unavailable", "The database is unreachable right now. Retry in a few seconds.", 503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """Turn `OperationalError`/`InterfaceError` raised by a view into a 503 `database_unavailable`."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.error("database unavailable: %s", exception.__class__.__name__)
+        close_broken_connections()
+        return database_unavailable_response()
