@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +113,12 @@ def save_title(*, turn: Turn, title: str) -> None:
 
 
 @dataclass
-class ChatStream:
-    """Streams one assistant reply as UI message stream bytes and saves it, whatever happens."""
+class Generation:
+    """One assistant reply from the model: emits its chunks, then saves the message however it ended.
+
+    It works on the plain values it was given; whoever owns it (the connection, or the server in resumable
+    mode) only decides where the chunks go and who may cancel it.
+    """
 
     turn: Turn
     request: ChatRequest
@@ -123,6 +126,7 @@ class ChatStream:
     model: Callable[[], AsyncIterator[Chunk]] | None = None
     assembler: MessageAssembler = field(default_factory=MessageAssembler)
     status: str = "in_progress"
+    stop_requested: bool = False
 
     def _model_chunks(self) -> AsyncIterator[Chunk]:
         if self.model is not None:
@@ -136,40 +140,62 @@ class ChatStream:
             call_settings=self.request.call_settings,
         )
 
-    async def _produce(self, queue: asyncio.Queue[Any]) -> None:
+    async def run(self, emit: Callable[[Chunk], Awaitable[None]]) -> None:
         try:
+            await emit({"type": "start", "messageId": self.turn.assistant_message_id})
             async with asyncio.timeout(chat_settings.MAX_DURATION_SECONDS):
                 async for chunk in self._model_chunks():
                     self.assembler.add(chunk)
-                    await queue.put(chunk)
+                    await emit(chunk)
             self.status = "complete" if self.assembler.finish_reason != "error" else "incomplete"
         except asyncio.CancelledError:
-            self.status = "incomplete"
+            self.status = "stopped" if self.stop_requested else "incomplete"
             raise
         except Exception as exc:  # upstream failures become a chunk, never a 500 or a hung stream
             logger.warning("chat upstream failed: %s", exc.__class__.__name__)
             self.status = "incomplete"
             for chunk in (error_chunk(describe_failure(exc)), {"type": "finish", "finishReason": "error"}):
                 self.assembler.add(chunk)
-                await queue.put(chunk)
+                await emit(chunk)
         finally:
             await self._save()
-            queue.put_nowait(_END)
 
     async def _save(self) -> None:
         metadata = {"status": self.status} if self.status != "complete" else None
         content = self.assembler.message(metadata)
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.shield(sync_to_async(save_assistant)(turn=self.turn, content=content, status=self.status))
+        except Exception:
+            logger.exception("saving the assistant message failed")
         if self.slot is not None:
-            await sync_to_async(self.slot.release)()
+            with contextlib.suppress(Exception):
+                await sync_to_async(self.slot.release)()
             self.slot = None
+
+    async def title_if_new(self) -> None:
+        if not (self.turn.needs_title and self.status == "complete"):
+            return
+        title = await titles.generate_title(self.request.last_user_message, self.assembler.text)
+        await sync_to_async(save_title)(turn=self.turn, title=title)
+
+
+@dataclass
+class ChatStream:
+    """A generation owned by its connection: when the client goes away, the model call is cancelled."""
+
+    generation: Generation
+
+    async def _produce(self, queue: asyncio.Queue[Any]) -> None:
+        try:
+            await self.generation.run(queue.put)
+        finally:
+            queue.put_nowait(_END)
+        await self.generation.title_if_new()
 
     async def events(self) -> AsyncIterator[bytes]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(queue))
         try:
-            yield encode({"type": "start", "messageId": self.turn.assistant_message_id})
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), timeout=chat_settings.KEEPALIVE_SECONDS)
@@ -180,16 +206,9 @@ class ChatStream:
                     break
                 yield encode(item)
             yield DONE
-            if self.turn.needs_title and self.status == "complete":
-                await self._title()
+            await producer
         finally:
             if not producer.done():
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await producer
-
-    async def _title(self) -> None:
-        started = time.monotonic()
-        title = await titles.generate_title(self.request.last_user_message, self.assembler.text)
-        await sync_to_async(save_title)(turn=self.turn, title=title)
-        logger.debug("title generated in %.0f ms", (time.monotonic() - started) * 1000)

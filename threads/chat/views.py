@@ -15,7 +15,7 @@ from threads.chat import titles
 from threads.chat.limits import Limited, acquire_stream_slot, check_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
-from threads.chat.stream import ChatStream, prepare_turn
+from threads.chat.stream import ChatStream, Generation, prepare_turn
 
 
 def _unauthorized(request: HttpRequest) -> JsonResponse:
@@ -67,7 +67,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
     except BaseException:
         await sync_to_async(slot.release)()
         raise
-    stream = ChatStream(turn=turn, request=chat_request, slot=slot)
+    stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot))
     response = StreamingHttpResponse(stream.events(), status=200)
     for name, value in HEADERS.items():
         response[name] = value
