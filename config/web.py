@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -115,7 +115,7 @@ def app_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def app_asset(request: HttpRequest, name: str) -> FileResponse:
+def app_asset(request: HttpRequest, name: str) -> HttpResponse:
     """One built asset by its (hashed) file name; names are checked, never joined as paths."""
     if not ASSET_NAME.match(name) or ".." in name:
         raise Http404
@@ -123,7 +123,8 @@ def app_asset(request: HttpRequest, name: str) -> FileResponse:
     path = (root / name).resolve()
     if path.parent != root or not path.is_file():
         raise Http404
-    response = FileResponse(path.open("rb"), content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+    # Read whole (a few hundred KB at most): a sync file iterator would stall the ASGI event loop.
+    response = HttpResponse(path.read_bytes(), content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
     # Vite puts a content hash in every asset name, so an asset never changes under its name.
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     response["X-Content-Type-Options"] = "nosniff"

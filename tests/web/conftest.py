@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+from tests.support.openai_server import OpenAIServer
+
 WEBAPP_DIR = Path(django_settings.BASE_DIR) / "threads" / "webapp"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,11 +73,37 @@ def webapp_dist() -> Path:
     return WEBAPP_DIR / "dist"
 
 
+DEV_CHAT = {
+    "OPENAI_API_KEY": "",
+    "DEV_MODEL": True,
+    "RATE_LIMIT_REQUESTS": 1000,
+    "MAX_CONCURRENT_STREAMS": 10,
+    "READ_TIMEOUT_SECONDS": 5.0,
+}
+
+
 @pytest.fixture
 def app_url(settings: Any, dev_issuer_on: None, webapp_dist: Path, live_server_url: str) -> str:
-    """The whole service (API, chat, page, assets) under uvicorn on loopback, in development sign-in mode."""
+    """The whole service (API, chat, page, assets) under uvicorn on loopback, as the quick start runs it:
+    development sign-in and the offline development model."""
     settings.WEBAPP = {"DIST_DIR": str(webapp_dist)}
+    settings.CHAT = dict(DEV_CHAT)
     return live_server_url
+
+
+@pytest.fixture
+def upstream(settings: Any, app_url: str) -> Iterator[OpenAIServer]:
+    """Point the chat endpoint at a scripted OpenAI-compatible server on loopback (for failures)."""
+    server = OpenAIServer().start()
+    settings.CHAT = {
+        **DEV_CHAT,
+        "OPENAI_API_KEY": "sk-test-server-side",
+        "OPENAI_BASE_URL": server.base_url,
+        "MODEL": "test-model",
+        "DEV_MODEL": False,
+    }
+    yield server
+    server.stop()
 
 
 @pytest.fixture

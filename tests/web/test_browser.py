@@ -6,6 +6,7 @@ from typing import Any
 
 from chatauth.devissuer import dev_issuer
 from tests.support.live_server import LiveAsgiServer
+from tests.support.openai_server import Reply
 
 ASGI_APP = "config.asgi:application"
 
@@ -122,6 +123,9 @@ def test_a_person_chats_in_two_threads_and_workspaces_stay_apart(page, app_url, 
     open_thread(page, first)
     page.locator('[data-testid="message-user"]', has_text="Hello from the first thread").wait_for()
     page.locator('[data-testid="message-assistant"]', has_text=first_reply[:30]).wait_for()
+    # Saved once by the chat endpoint and once by the page, under the same ids: one of each, no duplicates.
+    assert page.locator('[data-testid="message-user"]').count() == 1
+    assert page.locator('[data-testid="message-assistant"]').count() == 1
     shot(page, "03-after-reload")
 
     # Rename one, archive the other; both survive a reload.
@@ -286,3 +290,36 @@ def test_a_stopped_server_is_reported_and_the_chat_recovers_when_it_is_back(page
         assert page.locator('[data-testid="message-assistant"]').last.inner_text().strip()
     finally:
         server.stop()
+
+
+def test_a_reply_that_breaks_off_says_so_and_retry_streams_it_again(page, app_url, upstream, shot):
+    upstream.script(Reply(deltas=["The", " first", " try", " breaks", " off"], drop_after=3, delay=0.02))
+    upstream.default = Reply(deltas=["Second", " try", " works", " fine"], delay=0.02)
+    sign_in(page, app_url, "user_ivan")
+    page.get_by_test_id("composer-input").fill("Tell me something")
+    page.get_by_test_id("composer-send").click()
+    error = page.get_by_test_id("chat-error")
+    error.wait_for()
+    assert error.inner_text().startswith("The reply failed")
+    shot(page, "stream-failed")
+    page.get_by_test_id("chat-retry").click()
+    page.locator('[data-testid="message-assistant"]', has_text="Second try works fine").wait_for()
+    page.get_by_test_id("composer-send").wait_for()
+    assert page.get_by_test_id("chat-error").count() == 0
+    thread = active_thread_id(page)
+    page.reload()
+    open_thread(page, thread)
+    page.locator('[data-testid="message-assistant"]', has_text="Second try works fine").wait_for()
+
+
+def test_a_rate_limited_person_is_told_when_to_try_again(page, app_url, settings, shot):
+    settings.CHAT = {**settings.CHAT, "RATE_LIMIT_REQUESTS": 1, "RATE_LIMIT_WINDOW_SECONDS": 60}
+    sign_in(page, app_url, "user_judy")
+    send_and_wait(page, "One message is fine")
+    page.get_by_test_id("composer-input").fill("A second one is too many")
+    page.get_by_test_id("composer-send").click()
+    error = page.get_by_test_id("chat-error")
+    error.wait_for()
+    text = error.inner_text()
+    assert text.startswith("Too many requests") and "Try again in" in text and "second" in text
+    shot(page, "rate-limited")

@@ -85,7 +85,7 @@ def test_assets_are_served_with_immutable_caching(fake_build):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert "immutable" in response["Cache-Control"]
-    assert b"".join(response.streaming_content) == b"console.log('app');"
+    assert response.content == b"console.log('app');"
 
 
 @pytest.mark.parametrize("name", ["..%2Fsecret.txt", "%2E%2E", ".hidden", "missing.js", "..", "a%00.js"])

@@ -15,7 +15,7 @@ import {
 import { AssistantChatTransport, useAISDKChat, useAISDKError, useChatRuntime } from "@assistant-ui/react-ai-sdk";
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 
-import { ApiClient, ApiError, type AppSettings } from "./api";
+import { ApiClient, ApiError, ChatTracker, type AppSettings } from "./api";
 import { createThreadListAdapter } from "./persistence";
 import type { Session } from "./session";
 
@@ -56,17 +56,19 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
       }),
     [],
   );
-  const adapter = useMemo(() => createThreadListAdapter(api), [api]);
+  const chats = useMemo(() => new ChatTracker(), []);
+  const chatFetch = useMemo(() => chats.wrap(chatApi.fetch), [chats, chatApi]);
+  const adapter = useMemo(() => createThreadListAdapter(api, chats), [api, chats]);
   const runtimeHook = useCallback(
     function useThreadRuntime() {
       // One transport per thread runtime: the transport is wired to the runtime that owns it.
       const transport = useMemo(
-        () => new AssistantChatTransport({ api: chatApi.url("/api/chat"), fetch: chatApi.fetch }),
+        () => new AssistantChatTransport({ api: chatApi.url("/api/chat"), fetch: chatFetch }),
         [],
       );
       return useChatRuntime({ transport });
     },
-    [chatApi],
+    [chatApi, chatFetch],
   );
   const runtime = useRemoteThreadListRuntime({ adapter, runtimeHook });
 

@@ -150,3 +150,79 @@ export type MessageRow = {
   created_at: string;
   updated_at: string;
 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Knows which threads have a chat response still streaming. The chat endpoint titles a new thread at the
+ * end of its first reply, so title generation waits for that reply instead of racing it.
+ */
+export class ChatTracker {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly started = new Map<string, () => void>();
+
+  /** Wraps a chat `fetch`: the thread counts as busy until the response body ends, fails or is cancelled. */
+  wrap(fetchImpl: typeof fetch): typeof fetch {
+    return async (input, init) => {
+      const threadId = threadIdOf(init?.body);
+      let settle = () => {};
+      if (threadId) {
+        const done = new Promise<void>((resolve) => (settle = resolve));
+        this.running.set(threadId, done);
+        this.started.get(threadId)?.();
+        void done.then(() => this.running.get(threadId) === done && this.running.delete(threadId));
+      }
+      let response: Response;
+      try {
+        response = await fetchImpl(input, init);
+      } catch (err) {
+        settle();
+        throw err;
+      }
+      if (!response.body) {
+        settle();
+        return response;
+      }
+      const reader = response.body.getReader();
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read();
+            if (done) {
+              settle();
+              controller.close();
+            } else controller.enqueue(value);
+          } catch (err) {
+            settle();
+            controller.error(err);
+          }
+        },
+        cancel(reason) {
+          settle();
+          return reader.cancel(reason);
+        },
+      });
+      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    };
+  }
+
+  /** Resolves once the thread's chat response has ended (waiting briefly for one to start), or after `maxMs`. */
+  async settled(threadId: string, { startWithinMs = 2000, maxMs = 120_000 } = {}): Promise<void> {
+    if (!this.running.has(threadId)) {
+      await Promise.race([new Promise<void>((resolve) => this.started.set(threadId, resolve)), sleep(startWithinMs)]);
+      this.started.delete(threadId);
+    }
+    const running = this.running.get(threadId);
+    if (running) await Promise.race([running, sleep(maxMs)]);
+  }
+}
+
+function threadIdOf(body: BodyInit | null | undefined): string | undefined {
+  if (typeof body !== "string") return undefined;
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import type { RemoteThreadListAdapter, ThreadHistoryAdapter } from "@assistant-u
 import { createAssistantStream } from "assistant-stream";
 import { useMemo } from "react";
 
-import { ApiError, type ApiClient, type MessageRow, type ThreadRow } from "./api";
+import { ApiError, type ApiClient, type ChatTracker, type MessageRow, type ThreadRow } from "./api";
 
 const PAGE_SIZE = 50;
 
@@ -59,7 +59,7 @@ export function fallbackTitle(messages: readonly { role: string; content?: reado
   return text.length > 40 ? `${text.slice(0, 40).trimEnd()}…` : text || "New chat";
 }
 
-export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter {
+export function createThreadListAdapter(api: ApiClient, chats: ChatTracker): RemoteThreadListAdapter {
   const patch = (remoteId: string, body: Record<string, unknown>) =>
     api.json<ThreadRow>("PATCH", `/api/threads/${encodeURIComponent(remoteId)}`, body).then(() => undefined);
 
@@ -80,21 +80,22 @@ export function createThreadListAdapter(api: ApiClient): RemoteThreadListAdapter
       await api.json<void>("DELETE", `/api/threads/${encodeURIComponent(remoteId)}`);
     },
     generateTitle: async (remoteId, messages) => {
-      let title: string;
+      // The chat endpoint titles a new thread when its first reply ends: use that title when there is one,
+      // else ask the service for one, else keep the first words of the conversation.
+      await chats.settled(remoteId);
+      const path = `/api/threads/${encodeURIComponent(remoteId)}`;
+      let title = "";
       try {
-        const row = await api.json<{ title?: string | null }>(
-          "POST",
-          `/api/threads/${encodeURIComponent(remoteId)}/title`,
-          {},
-          { quiet: true },
-        );
-        title = row.title?.trim() || "";
+        title = (await api.json<ThreadRow>("GET", path, undefined, { quiet: true })).title?.trim() ?? "";
+        if (!title) {
+          const row = await api.json<{ title?: string | null }>("POST", `${path}/title`, {}, { quiet: true });
+          title = row.title?.trim() ?? "";
+        }
       } catch (err) {
         if (err instanceof ApiError && err.kind === "auth") throw err;
-        title = "";
       }
       if (!title) {
-        // The service could not title it: keep the first words, saved before the stream completes.
+        // Saved before the stream completes, as assistant-ui expects of an adapter that persists titles.
         title = fallbackTitle(messages);
         await patch(remoteId, { title });
       }
