@@ -1,0 +1,85 @@
+"""Several ASGI worker processes share PostgreSQL and Redis: one JWKS cache, one chat rate limit.
+
+Two real `uvicorn` processes, each with its own memory, serve the same database and cache. The
+JWKS endpoint counts its requests; the rate limit is counted across both workers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.db import connection
+
+from chatauth.principal import Workspace
+from tests.conftest import ISSUER
+from tests.ops.workers import Worker, worker_env
+from tests.support.keys import session_claims
+from threads.models import Thread
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs DATABASE_URL pointing to PostgreSQL (and Redis)"
+)
+
+REDIS_URL = os.environ.get("CACHE_URL", "") if os.environ.get("CACHE_URL", "").startswith("redis") else ""
+REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/9"
+
+
+@pytest.fixture
+def workers(transactional_db, jwks_server) -> Iterator[tuple[Worker, Worker]]:
+    db = connection.settings_dict
+    env = worker_env(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        CACHE_URL=REDIS_URL,
+        # A query string unique to this run, so a JWKS cached in Redis by an earlier run is never reused.
+        CLERK_JWKS_URL=f"{jwks_server.url}?run={secrets.token_hex(6)}",
+        CLERK_ISSUER=ISSUER,
+        CHAT_RATE_LIMIT_REQUESTS="2",
+        CHAT_RATE_LIMIT_WINDOW_SECONDS="3600",
+    )
+    pair = Worker(env), Worker(env)
+    try:
+        yield tuple(w.wait_ready() for w in pair)  # type: ignore[misc]
+    finally:
+        for worker in pair:
+            worker.stop()
+
+
+def bearer(signing_key, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {signing_key.sign(session_claims(sub=user, issuer=ISSUER))}"}
+
+
+def test_two_workers_fetch_the_jwks_once_between_them(workers, jwks_server, signing_key):
+    a, b = workers
+    headers = bearer(signing_key, f"user_{secrets.token_hex(4)}")
+    assert httpx.get(f"{a.url}/api/me", headers=headers, timeout=10).status_code == 200
+    assert jwks_server.hits == 1
+    for worker in (b, a, b):
+        assert httpx.get(f"{worker.url}/api/me", headers=headers, timeout=10).status_code == 200
+    assert jwks_server.hits == 1
+
+
+def test_two_workers_see_the_same_data(workers, signing_key):
+    a, b = workers
+    headers = bearer(signing_key, f"user_{secrets.token_hex(4)}")
+    created = httpx.post(f"{a.url}/api/threads", headers=headers, json={"title": "shared"}, timeout=10)
+    assert created.status_code == 201, created.text
+    listed = httpx.get(f"{b.url}/api/threads", headers=headers, timeout=10).json()
+    assert [t["title"] for t in listed["threads"]] == ["shared"]
+
+
+def test_two_workers_count_one_chat_rate_limit(workers, signing_key):
+    pytest.importorskip("threads.chat.limits")
+    a, b = workers
+    user = f"user_{secrets.token_hex(4)}"
+    # Someone else's thread: each chat request is counted, then answered 404 without running a model.
+    other = Workspace(user_id="user_someone_else")
+    foreign = Thread.all_workspaces.create(workspace_key=other.key, user_id=other.user_id)
+    body = {"id": foreign.id, "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
+    headers = bearer(signing_key, user)
+    statuses = [httpx.post(f"{w.url}/api/chat", headers=headers, json=body, timeout=10) for w in (a, b, a, b)]
+    assert [r.status_code for r in statuses] == [404, 404, 429, 429], statuses[-1].text
+    assert statuses[2].json()["error"] == "rate_limited"
