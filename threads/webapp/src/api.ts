@@ -58,7 +58,8 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
     const header = Number(response.headers.get("Retry-After"));
     const retryAfter = Number.isFinite(header) && header > 0 ? Math.ceil(header) : undefined;
     const wait = retryAfter ? `Try again in ${retryAfter} second${retryAfter === 1 ? "" : "s"}.` : "Try again shortly.";
-    return new ApiError("rate-limit", `Too many requests: ${detail || "slow down"}. ${wait}`, {
+    // The service's own text repeats the wait; one plain sentence reads better.
+    return new ApiError("rate-limit", `Too many requests right now. ${wait}`, {
       status,
       code,
       retryAfter,
