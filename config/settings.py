@@ -184,6 +184,14 @@ CHAT: dict = {
     "RATE_LIMIT_REQUESTS": env.int("CHAT_RATE_LIMIT_REQUESTS", default=30),
     "RATE_LIMIT_WINDOW_SECONDS": env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60),
     "MAX_CONCURRENT_STREAMS": env.int("CHAT_MAX_CONCURRENT_STREAMS", default=3),
+    # Resumable generations need Redis: on by default when the shared cache is Redis.
+    "RESUMABLE": env.bool("CHAT_RESUMABLE", default=CACHES["default"]["BACKEND"].endswith("RedisCache")),
+    "REDIS_URL": env.str(
+        "CHAT_REDIS_URL",
+        default=CACHES["default"]["LOCATION"] if CACHES["default"]["BACKEND"].endswith("RedisCache") else "",
+    ),
+    "LEASE_SECONDS": env.int("CHAT_LEASE_SECONDS", default=15),
+    "LOG_TTL_SECONDS": env.int("CHAT_LOG_TTL_SECONDS", default=600),
 }
 
 # The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud_conf`.

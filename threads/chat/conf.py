@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_REQUESTS": 30,
     "RATE_LIMIT_WINDOW_SECONDS": 60,
     "MAX_CONCURRENT_STREAMS": 3,
+    "RESUMABLE": False,
+    "REDIS_URL": "",
+    "LEASE_SECONDS": 15,
+    "LOG_TTL_SECONDS": 600,
 }
 
 

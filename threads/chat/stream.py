@@ -65,6 +65,11 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
 
 def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
     thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+    return append_turn(thread=thread, workspace=workspace, request=request)
+
+
+def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None) -> Turn:
+    """Store the user message (idempotent) and an in-progress assistant message under it."""
     user = request.last_user_message
     assert user is not None
     known = set(
@@ -76,7 +81,7 @@ def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
     user_message, _ = services.message_append(
         thread=thread, format=FORMAT, content=_content_of(user), parent_id=parent_id, message_id=user["id"]
     )
-    assistant_id = Message.new_id()  # a regeneration is a new sibling under the same user message
+    assistant_id = assistant_id or Message.new_id()  # a regeneration is a new sibling under the same user message
     services.message_append(
         thread=thread,
         format=FORMAT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -11,11 +12,13 @@ from django.views.decorators.csrf import csrf_exempt
 from chatauth.errors import json_error
 from chatauth.principal import Principal
 from threads import services
-from threads.chat import titles
+from threads.chat import resumable, titles
+from threads.chat.conf import chat_settings
 from threads.chat.limits import Limited, acquire_stream_slot, check_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
-from threads.chat.stream import ChatStream, Generation, prepare_turn
+from threads.chat.stream import ChatStream, Generation, append_turn, resolve_thread
+from threads.models import Message
 
 
 def _unauthorized(request: HttpRequest) -> JsonResponse:
@@ -57,7 +60,10 @@ async def chat(request: HttpRequest) -> HttpResponse:
     if isinstance(slot, Limited):
         return _too_many(slot)
     try:
-        turn = await sync_to_async(prepare_turn)(workspace=principal.workspace, request=chat_request)
+        thread = await sync_to_async(resolve_thread)(workspace=principal.workspace, thread_id=chat_request.thread_id)
+        if chat_settings.RESUMABLE:
+            return await _start_resumable(principal, chat_request, thread, slot)
+        turn = await sync_to_async(append_turn)(thread=thread, workspace=principal.workspace, request=chat_request)
     except services.NotFound:
         await sync_to_async(slot.release)()
         return json_error("not_found", "Thread not found.", 404)
@@ -67,11 +73,38 @@ async def chat(request: HttpRequest) -> HttpResponse:
     except BaseException:
         await sync_to_async(slot.release)()
         raise
-    stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot))
-    response = StreamingHttpResponse(stream.events(), status=200)
+    return _event_stream(ChatStream(Generation(turn=turn, request=chat_request, slot=slot)).events())
+
+
+def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, status=200)
     for name, value in HEADERS.items():
         response[name] = value
     return response
+
+
+async def _start_resumable(principal: Principal, chat_request: Any, thread: Any, slot: Any) -> HttpResponse:
+    """The server owns the generation; this response is just its first reader."""
+    workspace = principal.workspace
+    await resumable.reap_orphans(thread.id, workspace)
+    generation_id = Message.new_id()
+    if not await resumable.claim_thread(thread.id, generation_id):
+        await sync_to_async(slot.release)()
+        return json_error(
+            "generation_in_progress",
+            "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
+            "or stop it with DELETE /api/chat/{id}/stream.",
+            409,
+        )
+    try:
+        turn = await sync_to_async(append_turn)(
+            thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
+        )
+    except BaseException:
+        await resumable.release_thread(thread.id, generation_id)
+        raise
+    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot))
+    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
 
 
 def _thread_for_title(principal: Principal, thread_id: str) -> tuple[Any, dict[str, Any] | None]:
@@ -97,3 +130,27 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     title = await titles.generate_title(first_user)
     await sync_to_async(services.thread_update)(thread=thread, title=title)
     return JsonResponse({"id": thread.id, "title": title})
+
+
+@csrf_exempt
+async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """GET: resume the thread's running generation (204 when there is none). DELETE: stop it."""
+    if request.method not in ("GET", "DELETE"):
+        return json_error("method_not_allowed", "Use GET to resume or DELETE to stop.", 405)
+    principal = _principal(request)
+    if principal is None:
+        return _unauthorized(request)
+    try:
+        thread = await sync_to_async(services.thread_get)(workspace=principal.workspace, thread_id=thread_id)
+    except services.NotFound:
+        return json_error("not_found", "Thread not found.", 404)
+    if not chat_settings.RESUMABLE:
+        return HttpResponse(status=204)
+    if request.method == "DELETE":
+        stopped = await resumable.request_stop(thread.id)
+        return HttpResponse(status=204) if stopped is None else JsonResponse({"stopped": stopped})
+    generation_id = await resumable.active_generation(thread.id)
+    if generation_id is None:
+        await resumable.reap_orphans(thread.id, principal.workspace)
+        return HttpResponse(status=204)
+    return _event_stream(resumable.read_generation(thread.id, principal.workspace, generation_id))
