@@ -219,6 +219,15 @@ OPS: dict = {
     "CLERK_WEBHOOK_SIGNING_SECRET": env.str("CLERK_WEBHOOK_SIGNING_SECRET", default=""),
 }
 
+# HTTPS behind a TLS-terminating load balancer: all off by default, turn them on in production.
+if env.bool("SECURE_PROXY_SSL", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load-balancer probes speak plain HTTP
+SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=0)
+SESSION_COOKIE_SECURE: bool = env.bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE: bool = SESSION_COOKIE_SECURE
+
 # Production start-up refusal: with DEBUG off the service does not start half-configured. The test
 # settings module (config.test_settings) opts out explicitly; nothing else can.
 if not DEBUG and env.str("DJANGO_SETTINGS_MODULE", default="config.settings") != "config.test_settings":
