@@ -221,6 +221,7 @@ def test_an_expired_sign_in_says_so_and_signs_in_again(page, app_url, shot):
     page.get_by_test_id("sign-in-again").click()
     banner.wait_for(state="detached")
     wait_for_list(page)
+    assert page.get_by_test_id("threads-error").count() == 0
     send_and_wait(page, "Back after signing in again")
 
 

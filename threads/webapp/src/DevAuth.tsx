@@ -126,6 +126,8 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
   const [session, setSession] = useState<DevSession | null>(loadStored);
   const [expired, setExpired] = useState(false);
   const [switchError, setSwitchError] = useState<string | null>(null);
+  // Bumped by "Sign in again": the app remounts and reloads what the expired token could not load.
+  const [epoch, setEpoch] = useState(0);
   const tokenRef = useRef(session?.token ?? null);
 
   const adopt = useCallback((next: DevSession | null) => {
@@ -178,7 +180,11 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
       {expired && (
         <div className="banner banner-auth" role="alert" data-testid="auth-expired">
           Your sign-in has expired. Sign in again to continue.
-          <button type="button" onClick={() => void switchOrg(session.org)} data-testid="sign-in-again">
+          <button
+            type="button"
+            onClick={() => void switchOrg(session.org).then(() => setEpoch((n) => n + 1))}
+            data-testid="sign-in-again"
+          >
             Sign in again
           </button>
         </div>
@@ -189,7 +195,7 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
         </div>
       )}
       {/* Keyed on the workspace: another user or organization gets a fresh runtime and list, never the old one. */}
-      <ChatApp key={chatSession.workspaceKey} settings={settings} session={chatSession} />
+      <ChatApp key={`${chatSession.workspaceKey}#${epoch}`} settings={settings} session={chatSession} />
     </>
   );
 }
