@@ -132,6 +132,12 @@ class RemoteJwksSource:
             raise TokenVerificationError(REMOTE_FAILED, "The JWKS could not be loaded and none is cached.")
         raise TokenVerificationError(KID_MISMATCH, f"No signing key in the JWKS matches kid={kid!r}.")
 
+    def warm(self) -> bool:
+        """Load the JWKS into the shared cache if it is not there (honouring the failure back-off); True if cached."""
+        if cache.get(self.cache_key) is None:
+            self._refresh(None)
+        return cache.get(self.cache_key) is not None
+
     def _refresh(self, current: dict[str, Any] | None) -> dict[str, Any] | None:
         if current is None:
             # Cold start: every worker may load, but a failed load backs everyone off for an interval.

@@ -84,10 +84,7 @@ def check_session_keys() -> Check:
     if not isinstance(source, RemoteJwksSource):
         return True, "development issuer"
     try:
-        if cache.get(source.cache_key) is None:
-            # Warm it through the source's own refresh (it honours the cluster-wide failure backoff).
-            source._refresh(None)
-        cached = cache.get(source.cache_key) is not None
+        cached = source.warm()
     except Exception as exc:
         return False, f"cache unreachable ({exc.__class__.__name__})"
     return (True, "jwks cached") if cached else (False, "the JWKS could not be loaded")
