@@ -21,10 +21,11 @@ from chatauth.principal import Workspace
 from threads import services
 from threads.chat import titles
 from threads.chat.conf import chat_settings
+from threads.chat.devmodel import dev_model_chunks
 from threads.chat.limits import StreamSlot
 from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
-from threads.chat.upstream import describe_failure, dev_model_chunks, openai_chunks
+from threads.chat.upstream import describe_failure, openai_chunks
 from threads.models import Message, Thread
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
         pass
     try:
         return services.thread_create(workspace=workspace, thread_id=thread_id)
-    except IntegrityError as exc:
-        raise services.NotFound("thread not found") from exc
+    except IntegrityError:
+        # Taken: by another workspace (404, telling nothing more), or by this one a moment ago (a second tab).
+        return services.thread_get(workspace=workspace, thread_id=thread_id)
 
 
 def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:

@@ -1,6 +1,6 @@
-"""The model: an OpenAI-compatible server through the `openai` async client, or the offline development model.
+"""The model: an OpenAI-compatible server through the `openai` async client (see `devmodel` for the offline one).
 
-Both turn a completion into UI message stream chunks: `start-step`, text / reasoning / tool-input chunks,
+It turns a completion into UI message stream chunks: `start-step`, text / reasoning / tool-input chunks,
 `finish-step`, and a closing `finish` with the finish reason. The caller adds `start` and `[DONE]`.
 """
 
@@ -194,25 +194,6 @@ async def openai_chunks(
         yield {"type": "finish", "finishReason": finish_reason}
     finally:
         await stream.close()  # also on cancellation: the upstream request ends with us
-
-
-DEV_REPLY = (
-    "[Development model — offline, no provider configured] "
-    "I am a stand-in so you can try the app without an account. You said: {prompt}"
-)
-
-
-async def dev_model_chunks(*, prompt: str, delay: float = 0.02) -> AsyncIterator[Chunk]:
-    """A clearly labelled, deterministic reply, streamed word by word."""
-    yield {"type": "start-step"}
-    yield {"type": "text-start", "id": "text-1"}
-    words = DEV_REPLY.format(prompt=prompt[:500]).split(" ")
-    for i, word in enumerate(words):
-        await asyncio.sleep(delay)
-        yield {"type": "text-delta", "id": "text-1", "delta": word if i == 0 else " " + word}
-    yield {"type": "text-end", "id": "text-1"}
-    yield {"type": "finish-step"}
-    yield {"type": "finish", "finishReason": "stop"}
 
 
 async def complete_text(*, messages: list[dict[str, Any]], max_tokens: int = 32) -> str:
