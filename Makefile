@@ -31,7 +31,8 @@ web:
 	  else echo "browser app is up to date ($(WEBAPP)/dist)"; fi; \
 	else echo "Node.js/npm not found: the browser app is not built; http://$(HOST):$(PORT)/ will say how to build it (the API works)."; fi
 
-run: install web
+run: install
+	@$(MAKE) --no-print-directory web || echo "The browser app could not be built: serving the API, and a page at / that says how to build it."
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
