@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from django.db import connection
 
 from chatauth.principal import Workspace
 from tests.chat.conftest import chat_body, sse_chunks, user_message
+from tests.support.openai_server import Reply
 from threads import services
 from threads.chat.stream import FORMAT
 from threads.models import Thread
@@ -68,3 +71,28 @@ def test_the_assistant_message_is_in_progress_while_streaming_and_complete_after
     assert message.status == "complete"
     assert message.content["role"] == "assistant"
     assert "metadata" not in message.content
+
+
+def _other_backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
+def test_an_open_stream_holds_no_database_connection(chat_on, live_server_url, make_token):
+    chat_on.script(Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05))
+    before = _other_backends()
+    headers = {"Authorization": f"Bearer {make_token('user_p')}"}
+    with httpx.stream(
+        "POST", f"{live_server_url}/api/chat", json=chat_body("thread_conn"), headers=headers, timeout=30
+    ) as response:
+        deltas = 0
+        for line in response.iter_lines():
+            deltas += line.startswith('data: {"type":"text-delta"')
+            if deltas == 5:
+                assert _other_backends() <= before
+            if deltas == 6:
+                break

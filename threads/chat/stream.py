@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError
+from django.db import IntegrityError, close_old_connections
 
 from chatauth.principal import Workspace
 from threads import services
@@ -70,6 +70,15 @@ def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
     return append_turn(thread=thread, workspace=workspace, request=request)
 
 
+def release_connection() -> None:
+    """Give this thread's database connection back (per CONN_MAX_AGE) before a long stream.
+
+    Django closes a request's connections only when the response ends; a stream can last minutes, and
+    500 open streams must not hold 500 database connections.
+    """
+    close_old_connections()
+
+
 def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None) -> Turn:
     """Store the user message (idempotent) and an in-progress assistant message under it."""
     user = request.last_user_message
@@ -92,6 +101,7 @@ def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, a
         message_id=assistant_id,
         status="in_progress",
     )
+    release_connection()
     return Turn(
         thread_id=thread.id,
         workspace=workspace,
@@ -105,18 +115,22 @@ def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
     try:
         thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
         message = services.message_get(thread=thread, message_id=turn.assistant_message_id)
+        services.message_update(message=message, content=content, status=status)
     except services.NotFound:
-        return  # the thread was deleted while the reply streamed
-    services.message_update(message=message, content=content, status=status)
+        pass  # the thread was deleted while the reply streamed
+    finally:
+        release_connection()
 
 
 def save_title(*, turn: Turn, title: str) -> None:
     try:
         thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
+        if not thread.title:
+            services.thread_update(thread=thread, title=title)
     except services.NotFound:
-        return
-    if not thread.title:
-        services.thread_update(thread=thread, title=title)
+        pass
+    finally:
+        release_connection()
 
 
 @dataclass
