@@ -96,6 +96,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "chatauth.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # `format` is a query parameter of the messages API, not a renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
