@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError, close_old_connections, transaction
 
 from chatauth.principal import Workspace
 from threads import services
@@ -66,8 +66,13 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
 
 
 def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
-    thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
-    return append_turn(thread=thread, workspace=workspace, request=request)
+    """Thread, user message and in-progress reply in one transaction (one commit), then the connection goes back."""
+    try:
+        with transaction.atomic():
+            thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+            return _append_turn(thread=thread, workspace=workspace, request=request)
+    finally:
+        release_connection()
 
 
 def release_connection() -> None:
@@ -80,7 +85,17 @@ def release_connection() -> None:
 
 
 def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None) -> Turn:
-    """Store the user message (idempotent) and an in-progress assistant message under it."""
+    """Store the user message (idempotent) and an in-progress assistant message under it, both or neither."""
+    try:
+        with transaction.atomic():
+            return _append_turn(thread=thread, workspace=workspace, request=request, assistant_id=assistant_id)
+    finally:
+        release_connection()
+
+
+def _append_turn(
+    *, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None
+) -> Turn:
     user = request.last_user_message
     assert user is not None
     known = set(
@@ -101,7 +116,6 @@ def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, a
         message_id=assistant_id,
         status="in_progress",
     )
-    release_connection()
     return Turn(
         thread_id=thread.id,
         workspace=workspace,

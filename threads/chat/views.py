@@ -17,7 +17,7 @@ from threads.chat.conf import chat_settings
 from threads.chat.limits import Limited, acquire_stream_slot, check_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
-from threads.chat.stream import ChatStream, Generation, append_turn, resolve_thread
+from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
 from threads.models import Message
 
 
@@ -60,10 +60,11 @@ async def chat(request: HttpRequest) -> HttpResponse:
     if isinstance(slot, Limited):
         return _too_many(slot)
     try:
-        thread = await sync_to_async(resolve_thread)(workspace=principal.workspace, thread_id=chat_request.thread_id)
         if chat_settings.RESUMABLE:
+            workspace, thread_id = principal.workspace, chat_request.thread_id
+            thread = await sync_to_async(resolve_thread)(workspace=workspace, thread_id=thread_id)
             return await _start_resumable(principal, chat_request, thread, slot)
-        turn = await sync_to_async(append_turn)(thread=thread, workspace=principal.workspace, request=chat_request)
+        turn = await sync_to_async(prepare_turn)(workspace=principal.workspace, request=chat_request)
     except services.NotFound:
         await sync_to_async(slot.release)()
         return json_error("not_found", "Thread not found.", 404)
