@@ -112,17 +112,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url} exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            raise RuntimeError(f"{url} exited: {log.read_text()[-2000:]}")
         try:
             httpx.get(url, timeout=1)
             return
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -161,21 +167,32 @@ def prepare_database(use_sqlite: bool, workdir: Path) -> tuple[str, Any]:
 # --- clients ---
 
 
+async def _read(response: httpx.Response, start: float, token_marker: bytes) -> tuple[float, float, bytes]:
+    """(time to first byte, time to first token, body), parsing nothing while the stream runs (the client
+    shares the CPU with the service: it should cost as little as possible)."""
+    ttfb = first = 0.0
+    pieces: list[bytes] = []
+    async for piece in response.aiter_raw():
+        now = time.perf_counter() - start
+        ttfb = ttfb or now
+        if not first and token_marker in piece:
+            first = now
+        pieces.append(piece)
+    return ttfb, first, b"".join(pieces)
+
+
 async def stream_direct(client: httpx.AsyncClient, url: str) -> tuple[float, float, float, str]:
     """(ttfb, first token, total, text) streaming from the upstream directly."""
     body = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     start = time.perf_counter()
-    ttfb = first = 0.0
-    text = ""
     async with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
-            ttfb = ttfb or time.perf_counter() - start
-            if line.startswith("data: {"):
-                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
-                if delta:
-                    first = first or time.perf_counter() - start
-                    text += delta
-    return ttfb, first, time.perf_counter() - start, text
+        ttfb, first, raw = await _read(response, start, b'"content": " ')
+    total = time.perf_counter() - start
+    text = ""
+    for event in raw.split(b"\n\n"):
+        if event.startswith(b"data: {"):
+            text += json.loads(event[6:])["choices"][0]["delta"].get("content") or ""
+    return ttfb, first, total, text
 
 
 async def stream_service(
@@ -187,31 +204,27 @@ async def stream_service(
         "trigger": "submit-message",
         "messages": [{"id": f"m_{secrets.token_hex(6)}", "role": "user", "parts": [{"type": "text", "text": "hi"}]}],
     }
-    problems: list[str] = []
     start = time.perf_counter()
-    ttfb = first = 0.0
-    text = ""
-    done = False
     async with client.stream(
         "POST", f"{url}/api/chat", json=body, headers={"Authorization": f"Bearer {token}"}
     ) as response:
         if response.status_code != 200:
             await response.aread()
             return 0, 0, 0, "", [f"HTTP {response.status_code}: {response.text[:200]}"]
-        async for line in response.aiter_lines():
-            ttfb = ttfb or time.perf_counter() - start
-            if line == "data: [DONE]":
-                done = True
-            elif line.startswith("data: {"):
-                chunk = json.loads(line[6:])
-                if chunk["type"] == "text-delta":
-                    first = first or time.perf_counter() - start
-                    text += chunk["delta"]
-                elif chunk["type"] == "error":
-                    problems.append(f"error chunk: {chunk['errorText']}")
-    if not done:
+        ttfb, first, raw = await _read(response, start, b'"text-delta"')
+    total = time.perf_counter() - start
+    problems: list[str] = []
+    text = ""
+    events = [e for e in raw.split(b"\n\n") if e.startswith(b"data: ")]
+    if not events or events[-1] != b"data: [DONE]":
         problems.append("no [DONE]")
-    return ttfb, first, time.perf_counter() - start, text, problems
+    for event in events[:-1]:
+        chunk = json.loads(event[6:])
+        if chunk["type"] == "text-delta":
+            text += chunk["delta"]
+        elif chunk["type"] == "error":
+            problems.append(f"error chunk: {chunk['errorText']}")
+    return ttfb, first, total, text, problems
 
 
 def median_ms(values: list[float]) -> float:
@@ -235,13 +248,21 @@ async def sequential(args: argparse.Namespace, upstream: str, service: str, toke
 
 
 async def concurrent(
-    args: argparse.Namespace, upstream: str, service: str, tokens: list[str], expected: str, server_pid: int
+    args: argparse.Namespace,
+    upstream: str,
+    service: str,
+    tokens: list[str],
+    expected: str,
+    server_pid: int,
+    upstream_pid: int,
 ) -> None:
     limits = httpx.Limits(max_connections=args.streams + 10, max_keepalive_connections=args.streams + 10)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        upstream_cpu = cpu_seconds(upstream_pid)
         start = time.perf_counter()
         direct = await asyncio.gather(*(stream_direct(client, upstream) for _ in range(args.streams)))
         direct_wall = time.perf_counter() - start
+        upstream_cpu = cpu_seconds(upstream_pid) - upstream_cpu
         direct_bad = sum(r[3] != expected for r in direct)
 
         baseline = rss_kib(server_pid)
@@ -256,6 +277,7 @@ async def concurrent(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        service_cpu = cpu_seconds(server_pid)
         start = time.perf_counter()
         results = await asyncio.gather(
             *(
@@ -265,6 +287,7 @@ async def concurrent(
             return_exceptions=True,
         )
         wall = time.perf_counter() - start
+        service_cpu = cpu_seconds(server_pid) - service_cpu
         sampling = False
         sampler.join()
     failures: list[str] = []
@@ -284,6 +307,11 @@ async def concurrent(
         print(
             f"  service time to first byte under load: median {median_ms(ttfbs):.1f} ms, max {max(ttfbs) * 1000:.1f} ms"
         )
+    per_up, per_svc = upstream_cpu / args.streams * 1000, service_cpu / args.streams * 1000
+    print(
+        f"  CPU per stream: service {per_svc:.2f} ms (persistence and a title included),"
+        f" upstream {per_up:.2f} ms; ratio {per_svc / per_up:.1f}"
+    )
     print(
         f"  service RSS {baseline / 1024:.1f} MiB before, {peak / 1024:.1f} MiB peak:"
         f" {(peak - baseline) / args.streams:.1f} KiB per stream"
@@ -328,6 +356,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     processes: list[subprocess.Popen[bytes]] = []
+    upstream_log, service_log = workdir / "upstream.log", workdir / "service.log"  # files: a full pipe would stall
     try:
         if use_redis:
             import redis
@@ -347,10 +376,10 @@ def main() -> None:
                     str(args.delay),
                 ],
                 cwd=ROOT,
-                stderr=subprocess.PIPE,
+                stderr=upstream_log.open("wb"),
             )
         )
-        wait_up(upstream, processes[-1])
+        wait_up(upstream, processes[-1], upstream_log)
         processes.append(
             subprocess.Popen(
                 [
@@ -369,17 +398,19 @@ def main() -> None:
                 ],
                 cwd=ROOT,
                 env=env,
-                stderr=subprocess.PIPE,
+                stderr=service_log.open("wb"),
             )
         )
-        wait_up(f"{service}/healthz", processes[-1])
+        wait_up(f"{service}/healthz", processes[-1], service_log)
         tokens = mint_tokens(env, args.streams)
         expected = "".join(f" w{i}" for i in range(args.deltas))
         print(
             f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}, cache: {'Redis' if use_redis else 'local memory'}"
         )
         asyncio.run(sequential(args, upstream, service, tokens[0], expected))
-        asyncio.run(concurrent(args, upstream, service, tokens, expected, processes[-1].pid))
+        asyncio.run(concurrent(args, upstream, service, tokens, expected, processes[-1].pid, processes[0].pid))
+        errors = [line for line in service_log.read_text(errors="replace").splitlines() if '"ERROR"' in line]
+        print(f"service log: {len(errors)} error lines ({service_log}){': ' + errors[-1][:300] if errors else ''}")
     finally:
         for process in processes:
             process.terminate()

@@ -186,6 +186,8 @@ CHAT: dict = {
     "RATE_LIMIT_REQUESTS": env.int("CHAT_RATE_LIMIT_REQUESTS", default=30),
     "RATE_LIMIT_WINDOW_SECONDS": env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60),
     "MAX_CONCURRENT_STREAMS": env.int("CHAT_MAX_CONCURRENT_STREAMS", default=3),
+    # Chat database calls in flight per worker process (each holds a connection for a few milliseconds).
+    "DB_CONCURRENCY": env.int("CHAT_DB_CONCURRENCY", default=16),
     # Resumable generations need Redis: on by default when the shared cache is Redis.
     "RESUMABLE": env.bool("CHAT_RESUMABLE", default=CACHES["default"]["BACKEND"].endswith("RedisCache")),
     "REDIS_URL": env.str(

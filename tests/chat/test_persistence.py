@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from django.db import connection
@@ -96,3 +98,27 @@ def test_an_open_stream_holds_no_database_connection(chat_on, live_server_url, m
                 assert _other_backends() <= before
             if deltas == 6:
                 break
+
+
+def test_a_burst_wider_than_the_database_concurrency_all_succeeds(settings, chat_on, live_server_url, make_token):
+    settings.CHAT = {**settings.CHAT, "DB_CONCURRENCY": 1}
+    chat_on.script(*[Reply(deltas=["a", "b"], delay=0.05) for _ in range(12)])
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        f"{live_server_url}/api/chat",
+                        json=chat_body(f"thread_burst_{i}", user_message("hi", f"u_burst_{i}")),
+                        headers={"Authorization": f"Bearer {make_token(f'user_burst_{i}')}"},
+                    )
+                    for i in range(6)
+                )
+            )
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 6
+    assert all(sse_chunks(r.text)[-2] == {"type": "finish", "finishReason": "stop"} for r in responses)
+    for i in range(6):
+        assert _thread(f"user_burst_{i}", f"thread_burst_{i}").messages.get(role="assistant").status == "complete"

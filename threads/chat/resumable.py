@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 
 from chatauth.principal import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
+from threads.chat.dbgate import run_db
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
-from threads.chat.stream import Generation, Turn, save_assistant
+from threads.chat.stream import Generation, Turn, release_connection, save_assistant
 
 logger = logging.getLogger(__name__)
 
@@ -156,14 +156,12 @@ async def _reap(turn_thread_id: str, workspace: Workspace, generation_id: str) -
     await client.xadd(log_key(generation_id), {"d": DONE})
     await client.expire(log_key(generation_id), chat_settings.LOG_TTL_SECONDS)
     turn = Turn(turn_thread_id, workspace, "", generation_id, needs_title=False)
-    await sync_to_async(save_assistant)(
-        turn=turn, content=assembler.message({"status": "incomplete"}), status="incomplete"
-    )
+    await run_db(save_assistant, turn=turn, content=assembler.message({"status": "incomplete"}), status="incomplete")
 
 
 async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
     """In-progress replies of this thread whose owner is gone are closed as incomplete."""
-    orphans = await sync_to_async(_in_progress_ids)(thread_id, workspace)
+    orphans = await run_db(_in_progress_ids, thread_id, workspace)
     active = await active_generation(thread_id)
     for generation_id in orphans:
         if generation_id != active:
@@ -173,9 +171,11 @@ async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
 def _in_progress_ids(thread_id: str, workspace: Workspace) -> list[str]:
     try:
         thread = services.thread_get(workspace=workspace, thread_id=thread_id)
+        return list(thread.messages.filter(status="in_progress", role="assistant").values_list("message_id", flat=True))
     except services.NotFound:
         return []
-    return list(thread.messages.filter(status="in_progress", role="assistant").values_list("message_id", flat=True))
+    finally:
+        release_connection()
 
 
 async def read_generation(thread_id: str, workspace: Workspace, generation_id: str) -> AsyncIterator[bytes]:

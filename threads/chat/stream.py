@@ -21,6 +21,7 @@ from chatauth.principal import Workspace
 from threads import services
 from threads.chat import titles
 from threads.chat.conf import chat_settings
+from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
 from threads.chat.limits import StreamSlot
 from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
@@ -199,7 +200,7 @@ class Generation:
         metadata = {"status": self.status} if self.status != "complete" else None
         content = self.assembler.message(metadata)
         try:
-            await asyncio.shield(sync_to_async(save_assistant)(turn=self.turn, content=content, status=self.status))
+            await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
         except Exception:
             logger.exception("saving the assistant message failed")
         if self.slot is not None:
@@ -211,7 +212,7 @@ class Generation:
         if not (self.turn.needs_title and self.status == "complete"):
             return
         title = await titles.generate_title(self.request.last_user_message, self.assembler.text)
-        await sync_to_async(save_title)(turn=self.turn, title=title)
+        await run_db(save_title, turn=self.turn, title=title)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from chatauth.principal import Principal
 from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings
+from threads.chat.dbgate import run_db
 from threads.chat.limits import Limited, acquire_stream_slot, check_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
@@ -62,9 +63,9 @@ async def chat(request: HttpRequest) -> HttpResponse:
     try:
         if chat_settings.RESUMABLE:
             workspace, thread_id = principal.workspace, chat_request.thread_id
-            thread = await sync_to_async(resolve_thread)(workspace=workspace, thread_id=thread_id)
+            thread = await run_db(resolve_thread, workspace=workspace, thread_id=thread_id)
             return await _start_resumable(principal, chat_request, thread, slot)
-        turn = await sync_to_async(prepare_turn)(workspace=principal.workspace, request=chat_request)
+        turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
     except services.NotFound:
         await sync_to_async(slot.release)()
         return json_error("not_found", "Thread not found.", 404)
@@ -98,8 +99,8 @@ async def _start_resumable(principal: Principal, chat_request: Any, thread: Any,
             409,
         )
     try:
-        turn = await sync_to_async(append_turn)(
-            thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
+        turn = await run_db(
+            append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
         )
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)
@@ -123,13 +124,13 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     if principal is None:
         return _unauthorized(request)
     try:
-        thread, first_user = await sync_to_async(_thread_for_title)(principal, thread_id)
+        thread, first_user = await run_db(_thread_for_title, principal, thread_id)
     except services.NotFound:
         return json_error("not_found", "Thread not found.", 404)
     if first_user is None:
         return json_error("invalid_request", "The thread has no user message to title.", 400)
     title = await titles.generate_title(first_user)
-    await sync_to_async(services.thread_update)(thread=thread, title=title)
+    await run_db(services.thread_update, thread=thread, title=title)
     return JsonResponse({"id": thread.id, "title": title})
 
 
@@ -142,7 +143,7 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
     if principal is None:
         return _unauthorized(request)
     try:
-        thread = await sync_to_async(services.thread_get)(workspace=principal.workspace, thread_id=thread_id)
+        thread = await run_db(services.thread_get, workspace=principal.workspace, thread_id=thread_id)
     except services.NotFound:
         return json_error("not_found", "Thread not found.", 404)
     if not chat_settings.RESUMABLE:
