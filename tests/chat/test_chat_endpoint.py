@@ -353,3 +353,21 @@ def test_offline_development_model_streams_a_labelled_reply(settings, dev_issuer
     assert text.startswith("[Development model")
     assert "You said: ping" in text
     assert chunks[-1] == "[DONE]"
+
+
+def test_a_stream_that_ends_without_finishing_is_an_error_and_incomplete(chat_on, post_chat):
+    chat_on.script(Reply(deltas=["Cut", " short", " here"], end_after=3))
+    chunks = sse_chunks(post_chat(chat_body("thread_cut_short")).text)
+    assert {"type": "error", "errorText": "The model provider ended the reply early."} in chunks
+    assert chunks[-2:] == [{"type": "finish", "finishReason": "error"}, "[DONE]"]
+    assistant = _assistant("thread_cut_short", Workspace("user_chat"))
+    assert assistant.status == "incomplete"
+    assert assistant.content["parts"][1]["text"] == "Cut short"
+
+
+def test_an_error_event_in_the_upstream_stream_becomes_an_error_chunk(chat_on, post_chat):
+    chat_on.script(Reply(deltas=["Some", " text", " more"], error_after=2))
+    chunks = sse_chunks(post_chat(chat_body("thread_err_event")).text)
+    assert {"type": "error", "errorText": "The model provider reported an error."} in chunks
+    assert chunks[-1] == "[DONE]"
+    assert _assistant("thread_err_event", Workspace("user_chat")).status == "incomplete"

@@ -25,7 +25,9 @@ class Reply:
     delay: float = 0.0
     status: int = 200
     hang_seconds: float = 0.0
-    drop_after: int | None = None
+    drop_after: int | None = None  # the connection is torn down after this many events
+    end_after: int | None = None  # the stream ends cleanly after this many events, with no finish and no [DONE]
+    error_after: int | None = None  # an `{"error": ...}` event is sent after this many events
     finish_reason: str = "stop"
 
 
@@ -117,6 +119,12 @@ class OpenAIServer:
                     handler.connection.shutdown(socket.SHUT_RDWR)
                     handler.close_connection = True
                     return
+                if reply.end_after is not None and i >= reply.end_after:
+                    handler.wfile.write(b"0\r\n\r\n")
+                    handler.wfile.flush()
+                    return
+                if reply.error_after is not None and i >= reply.error_after:
+                    event = {"error": {"message": "scripted stream error", "type": "server_error"}}
                 data = f"data: {json.dumps(event)}\n\n".encode()
                 handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 handler.wfile.flush()

@@ -142,11 +142,53 @@ class _Converter:
         return out
 
 
-def _reasoning_delta(delta: Any) -> str | None:
+def _reasoning_delta(delta: dict[str, Any]) -> str | None:
     """Reasoning text, where OpenAI-compatible servers put it (`reasoning_content` or `reasoning`)."""
-    extra = getattr(delta, "model_extra", None) or {}
-    value = extra.get("reasoning_content") or extra.get("reasoning")
+    value = delta.get("reasoning_content") or delta.get("reasoning")
     return value if isinstance(value, str) and value else None
+
+
+async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any] | None]:
+    """The JSON payloads of a chat-completions event stream; `None` for `[DONE]`.
+
+    Parsed here as plain dicts rather than through the `openai` package's models: building a pydantic
+    object per token was the largest cost of a stream on the service's CPU.
+    """
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+            continue
+        if line or not data:
+            continue  # `event:`/`id:`/`:comment` lines, or a blank line with no data
+        payload, data = "\n".join(data), []
+        if payload == "[DONE]":
+            yield None
+            return
+        try:
+            event = json.loads(payload)
+        except ValueError as exc:
+            raise UpstreamError("The model provider sent a malformed stream.") from exc
+        if isinstance(event, dict) and event.get("error"):
+            raise UpstreamError("The model provider reported an error.")
+        if isinstance(event, dict):
+            yield event
+
+
+def _converted(converter: _Converter, delta: dict[str, Any]) -> list[Chunk]:
+    out: list[Chunk] = []
+    reasoning = _reasoning_delta(delta)
+    if reasoning:
+        out += converter.reasoning(reasoning)
+    content = delta.get("content")
+    if isinstance(content, str) and content:
+        out += converter.text(content)
+    for call in delta.get("tool_calls") or []:
+        function = call.get("function") or {}
+        out += converter.tool_delta(
+            call.get("index", 0), call.get("id"), function.get("name"), function.get("arguments")
+        )
+    return out
 
 
 async def openai_chunks(
@@ -161,39 +203,30 @@ async def openai_chunks(
     }
     if tools:
         params["tools"] = tools
-    stream = await client().chat.completions.create(**params)
     converter = _Converter()
-    finish_reason = "stop"
-    try:
+    finish_reason: str | None = None
+    # The context manager closes the HTTP response however we leave, cancellation included: the upstream
+    # request ends with us.
+    async with client().chat.completions.with_streaming_response.create(**params) as response:
         yield {"type": "start-step"}
-        async for event in stream:
-            for choice in event.choices or []:
-                delta = choice.delta
-                if delta is not None:
-                    reasoning = _reasoning_delta(delta)
-                    if reasoning:
-                        for chunk in converter.reasoning(reasoning):
-                            yield chunk
-                    if delta.content:
-                        for chunk in converter.text(delta.content):
-                            yield chunk
-                    for call in delta.tool_calls or []:
-                        function = call.function
-                        for chunk in converter.tool_delta(
-                            call.index,
-                            call.id,
-                            function.name if function else None,
-                            function.arguments if function else None,
-                        ):
-                            yield chunk
-                if choice.finish_reason:
-                    finish_reason = FINISH_REASONS.get(choice.finish_reason, "other")
-        for chunk in converter.finish():
-            yield chunk
-        yield {"type": "finish-step"}
-        yield {"type": "finish", "finishReason": finish_reason}
-    finally:
-        await stream.close()  # also on cancellation: the upstream request ends with us
+        done = False
+        async for event in _sse_events(response.iter_lines()):
+            if event is None:
+                done = True
+                break
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    for chunk in _converted(converter, delta):
+                        yield chunk
+                if choice.get("finish_reason"):
+                    finish_reason = FINISH_REASONS.get(choice["finish_reason"], "other")
+        if not done and finish_reason is None:
+            raise UpstreamError("The model provider ended the reply early.")
+    for chunk in converter.finish():
+        yield chunk
+    yield {"type": "finish-step"}
+    yield {"type": "finish", "finishReason": finish_reason or "stop"}
 
 
 async def complete_text(*, messages: list[dict[str, Any]], max_tokens: int = 32) -> str:
