@@ -121,8 +121,9 @@ def test_a_parent_from_another_thread_is_400_like_an_unknown_parent(alice, threa
     other = alice.new_thread()
     alice.append(other["id"], USER, id="elsewhere")
     foreign = alice.post(messages_path(thread), {"format": "aui/v0", "content": USER, "parent_id": "elsewhere"})
-    unknown = alice.post(messages_path(thread), {"format": "aui/v0", "content": USER, "parent_id": "elsewhere"})
+    unknown = alice.post(messages_path(thread), {"format": "aui/v0", "content": USER, "parent_id": "nowhere"})
     assert foreign.status_code == unknown.status_code == 400
+    assert foreign.json()["message"].replace("elsewhere", "?") == unknown.json()["message"].replace("nowhere", "?")
     assert Message.all_workspaces.filter(thread_id=thread["id"]).count() == 0
 
 
