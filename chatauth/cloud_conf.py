@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from config.appsettings import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Workspace tokens: lifetime, issuer, leeway, signing keys (first signs, all verify).
@@ -88,19 +88,8 @@ def _load_key(entry: Any, index: int) -> SigningKey:
     raise ImproperlyConfigured(f"CLOUD SIGNING_KEYS[{index}] needs 'secret', 'private_key' or 'public_key'.")
 
 
-class CloudSettings:
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Invalid CLOUD setting: {name!r}")
-        if name not in self._cache:
-            self._cache[name] = getattr(settings, "CLOUD", {}).get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
+class CloudSettings(AppSettings):
+    """The `CLOUD` namespace, plus the signing keys built from it (rebuilt when CLOUD or SECRET_KEY change)."""
 
     @property
     def signing_keys(self) -> list[SigningKey]:
@@ -124,13 +113,7 @@ class CloudSettings:
         return not self.SIGNING_KEYS
 
 
-cloud_settings = CloudSettings()
-
-
-@receiver(setting_changed)
-def _reload_cloud_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"CLOUD", "SECRET_KEY"}:
-        cloud_settings.reload()
+cloud_settings = CloudSettings("CLOUD", DEFAULTS, reload_on=["SECRET_KEY"])
 
 
 @register(Tags.security)

@@ -7,9 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from config.appsettings import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     "JWT_KEY": "",
@@ -58,22 +56,8 @@ def parse_publishable_key(key: str) -> PublishableKey | None:
     return PublishableKey("production" if parts[1] == "live" else "development", host)
 
 
-class ClerkSettings:
-    """Attribute access to `settings.CLERK` with defaults, plus the values derived from them."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Invalid CLERK setting: {name!r}")
-        if name not in self._cache:
-            user = getattr(settings, "CLERK", {})
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
+class ClerkSettings(AppSettings):
+    """The `CLERK` namespace, plus the values derived from it."""
 
     @property
     def publishable(self) -> PublishableKey | None:
@@ -106,10 +90,4 @@ class ClerkSettings:
         return bool(self.DEV_ISSUER) and not (self.JWT_KEY or self.JWKS_URL or self.PUBLISHABLE_KEY or self.SECRET_KEY)
 
 
-clerk_settings = ClerkSettings()
-
-
-@receiver(setting_changed)
-def _reload_clerk_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CLERK":
-        clerk_settings.reload()
+clerk_settings = ClerkSettings("CLERK", DEFAULTS)

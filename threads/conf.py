@@ -6,8 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from config.appsettings import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Largest accepted message `content`, measured as compact UTF-8 JSON.
@@ -22,31 +22,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class ThreadsSettings:
-    """Attribute access to `settings.THREADS` with defaults."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Invalid THREADS setting: {name!r}")
-        if name not in self._cache:
-            user = getattr(settings, "THREADS", {}) or {}
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
-
-
-threads_settings = ThreadsSettings()
-
-
-@receiver(setting_changed)
-def _reload_threads_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting == "THREADS":
-        threads_settings.reload()
+threads_settings = AppSettings("THREADS", DEFAULTS)
 
 
 @register(Tags.compatibility)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from config.appsettings import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     "OPENAI_API_KEY": "",
@@ -34,19 +32,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class ChatSettings:
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Invalid CHAT setting: {name!r}")
-        if name not in self._cache:
-            self._cache[name] = getattr(settings, "CHAT", {}).get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
+class ChatSettings(AppSettings):
+    """The `CHAT` namespace, plus the values derived from it."""
 
     @property
     def uses_dev_model(self) -> bool:
@@ -54,10 +41,4 @@ class ChatSettings:
         return not self.OPENAI_API_KEY and bool(self.DEV_MODEL)
 
 
-chat_settings = ChatSettings()
-
-
-@receiver(setting_changed)
-def _reload_chat_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CHAT":
-        chat_settings.reload()
+chat_settings = ChatSettings("CHAT", DEFAULTS)
