@@ -44,10 +44,7 @@ def page_limit(raw: str | None) -> int:
     """`limit` from the query string: a positive integer, silently capped at THREADS MAX_PAGE_SIZE."""
     if raw is None or raw == "":
         return threads_settings.PAGE_SIZE
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise ValidationError({"limit": ["A positive integer is required."]}) from exc
-    if limit < 1:
+    # ASCII digits only: int() would also take " 3", "+3", "1_0" and non-ASCII digits.
+    if not (raw.isascii() and raw.isdigit()) or int(raw[:12]) < 1:
         raise ValidationError({"limit": ["A positive integer is required."]})
-    return min(limit, threads_settings.MAX_PAGE_SIZE)
+    return min(int(raw[:12]), threads_settings.MAX_PAGE_SIZE)
