@@ -1,0 +1,155 @@
+"""The Django admin for threads: staff browse every workspace; Clerk callers never get in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from chatauth.principal import Workspace
+from chatauth.users import get_or_create_clerk_user
+from threads import services
+from threads.models import Message, MessageFeedback, RunReport, Thread
+
+pytestmark = pytest.mark.django_db
+
+ALICE = Workspace(user_id="user_alice")
+ALICE_IN_ACME = Workspace(user_id="user_alice", org_id="org_acme")
+BOB_IN_GLOBEX = Workspace(user_id="user_bob", org_id="org_globex")
+CHANGELIST = "/admin/threads/thread/"
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = get_user_model().objects.create_superuser("operator", "op@example.test", "pw-not-used")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _thread(workspace: Workspace, title: str, messages: int = 0, **kwargs: Any) -> Thread:
+    thread = services.thread_create(workspace=workspace, title=title, **kwargs)
+    parent = None
+    for i in range(messages):
+        parent, _ = services.message_append(
+            thread=thread,
+            format="aui/v0",
+            content={"role": "user" if i % 2 == 0 else "assistant", "content": [{"type": "text", "text": f"m{i}"}]},
+            parent_id=parent.message_id if parent else None,
+        )
+    return thread
+
+
+def _row_of(html: str, thread: Thread) -> str:
+    match = re.search(r"<tr[^>]*>(?:(?!</tr>).)*" + re.escape(thread.id) + r"(?:(?!</tr>).)*</tr>", html, re.S)
+    assert match, f"no changelist row for {thread.id}"
+    return match.group(0)
+
+
+def test_staff_sees_every_workspaces_threads_with_message_counts(staff):
+    mine = _thread(ALICE, "Alice personal", messages=3)
+    theirs = _thread(BOB_IN_GLOBEX, "Bob at Globex", messages=1)
+    html = staff.get(CHANGELIST).content.decode()
+    assert "Alice personal" in html and "Bob at Globex" in html
+    assert 'class="field-message_count">3<' in _row_of(html, mine)
+    assert 'class="field-message_count">1<' in _row_of(html, theirs)
+    assert "user_alice" in _row_of(html, mine)
+
+
+def test_changelist_filters_by_organization(staff):
+    _thread(ALICE_IN_ACME, "Acme plans")
+    _thread(BOB_IN_GLOBEX, "Globex plans")
+    html = staff.get(CHANGELIST, {"org_id": "org_acme"}).content.decode()
+    assert "Acme plans" in html and "Globex plans" not in html
+
+
+def test_changelist_filters_by_archived(staff):
+    archived = _thread(ALICE, "Old one")
+    services.thread_update(thread=archived, is_archived=True)
+    _thread(ALICE, "Live one")
+    html = staff.get(CHANGELIST, {"is_archived__exact": "1"}).content.decode()
+    assert "Old one" in html and "Live one" not in html
+
+
+@pytest.mark.parametrize("query", ["user_bob", "org_globex", "Globex"])
+def test_changelist_search_by_user_org_or_title(staff, query):
+    _thread(ALICE, "Alice personal")
+    _thread(BOB_IN_GLOBEX, "Bob at Globex")
+    html = staff.get(CHANGELIST, {"q": query}).content.decode()
+    assert "Bob at Globex" in html and "Alice personal" not in html
+
+
+def test_changelist_query_count_does_not_grow_with_threads(staff, django_assert_max_num_queries):
+    for i in range(30):
+        _thread(Workspace(user_id=f"user_{i}", org_id=f"org_{i % 3}"), f"T{i}", messages=2)
+    with django_assert_max_num_queries(12):
+        response = staff.get(CHANGELIST)
+    assert response.status_code == 200
+
+
+def test_change_page_shows_messages_in_tree_order_indented_by_height(staff):
+    thread = services.thread_create(workspace=ALICE, title="Branchy")
+
+    def add(mid: str, parent: str | None) -> None:
+        services.message_append(
+            thread=thread, format="aui/v0", content={"role": "user", "content": mid}, message_id=mid, parent_id=parent
+        )
+
+    add("root", None)
+    add("a", "root")
+    add("b", "root")  # a regeneration: a sibling branch of "a"
+    add("a1", "a")
+    add("b1", "b")
+    html = staff.get(f"{CHANGELIST}{thread.id}/change/").content.decode()
+    order = re.findall(r'data-message-id="([^"]+)" style="margin-left:([0-9.]+)em', html)
+    assert order == [("root", "0.0"), ("a", "1.5"), ("a1", "3.0"), ("b", "1.5"), ("b1", "3.0")]
+
+
+def test_change_page_escapes_message_content(staff):
+    thread = services.thread_create(workspace=ALICE, title="xss")
+    services.message_append(thread=thread, format="aui/v0", content={"role": "user", "content": "<script>x()</script>"})
+    html = staff.get(f"{CHANGELIST}{thread.id}/change/").content.decode()
+    assert "<script>x()</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_threads_cannot_be_added_or_edited_in_the_admin(staff):
+    thread = _thread(ALICE, "Keep me")
+    assert staff.get(f"{CHANGELIST}add/").status_code == 403
+    staff.post(f"{CHANGELIST}{thread.id}/change/", {"title": "changed"})
+    assert Thread.all_workspaces.get(pk=thread.pk).title == "Keep me"
+
+
+def test_messages_run_reports_and_feedback_are_browsable(staff):
+    thread = _thread(ALICE, "Reports", messages=1)
+    message = Message.all_workspaces.get(thread=thread)
+    RunReport.objects.create(id="run_1", thread=thread, status="done", model_id="gpt-test")
+    MessageFeedback.objects.create(message=message, type="positive")
+    assert message.message_id in staff.get("/admin/threads/message/").content.decode()
+    assert "gpt-test" in staff.get("/admin/threads/runreport/").content.decode()
+    assert "positive" in staff.get("/admin/threads/messagefeedback/").content.decode()
+    assert staff.get("/admin/threads/runreport/run_1/change/").status_code == 200
+
+
+def test_a_clerk_token_does_not_open_the_admin(make_token):
+    _thread(ALICE, "Secret")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {make_token('user_alice')}")
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_a_clerk_linked_user_marked_staff_is_refused():
+    user = get_or_create_clerk_user("user_mallory")
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    _thread(ALICE, "Secret")
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    assert "Secret" not in client.get(CHANGELIST, follow=True).content.decode()
