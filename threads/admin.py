@@ -101,7 +101,7 @@ class ThreadAdmin(ReadOnlyAdmin):
         items = format_html_join(
             "",
             '<li class="message" data-message-id="{}" style="margin-left:{}em;list-style:none">'
-            "<strong>{}</strong> <code>{}</code> {} · {} · {}<pre style=\"white-space:pre-wrap\">{}</pre></li>",
+            '<strong>{}</strong> <code>{}</code> {} · {} · {}<pre style="white-space:pre-wrap">{}</pre></li>',
             (
                 (
                     m.message_id,
