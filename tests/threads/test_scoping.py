@@ -74,6 +74,39 @@ def test_thread_get_raises_the_same_not_found_for_missing_and_foreign_ids():
     assert str(foreign.value) == str(missing.value)
 
 
+def test_the_default_manager_is_the_unscoped_one_for_admin_and_relations():
+    """The admin and reverse relations (thread.messages) use `_default_manager`; it must be all_workspaces."""
+    assert Thread._default_manager is Thread.all_workspaces
+    assert Message._default_manager is Message.all_workspaces
+
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUEST_FILES = sorted(
+    {
+        ROOT / "threads" / "views.py",
+        ROOT / "threads" / "serializers.py",
+        ROOT / "threads" / "cloud" / "views.py",
+        ROOT / "threads" / "cloud" / "serializers.py",
+        *(ROOT / "threads" / "chat").glob("*.py"),
+    }
+)
+
+
+def test_the_request_file_list_is_not_empty():
+    assert all(path.is_file() for path in REQUEST_FILES)
+    assert len(REQUEST_FILES) > 5
+
+
+@pytest.mark.parametrize("path", REQUEST_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_request_files_never_mention_all_workspaces(path):
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "all_workspaces" in line
+    ]
+    assert offenders == [], "request code must scope through for_workspace():\n" + "\n".join(offenders)
+
+
 def _view_modules() -> set[str]:
     """Every project module that defines a view reachable from the URLconf (the admin excluded)."""
     found: set[str] = set()
