@@ -7,15 +7,14 @@ authentication runs. Credentials mode is never enabled: /v1 does not use cookies
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 from chatauth.cloud_conf import cloud_settings
 from chatauth.errors import json_error
+from config.middleware import HybridMiddleware
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 FIXED_HEADERS = frozenset({"authorization", "content-type", "accept"})
@@ -31,16 +30,7 @@ def header_allowed(name: str) -> bool:
     return lowered in FIXED_HEADERS or lowered.startswith("aui-")
 
 
-class CorsMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
+class CorsMiddleware(HybridMiddleware):
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self.__acall__(request)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
@@ -18,6 +18,7 @@ from chatauth.errors import TokenVerificationError
 from chatauth.principal import ANONYMOUS, AuthFailure, AuthState, Principal, TokenSource
 from chatauth.tokens import verify_session_token
 from chatauth.users import get_or_create_clerk_user
+from config.middleware import HybridMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +89,12 @@ def _admin_prefix() -> str:
         return "/admin/"
 
 
-class ClerkAuthMiddleware:
+class ClerkAuthMiddleware(HybridMiddleware):
     """Verify the session token once per request; the Django admin is left to Django's own sessions.
 
     A token that fails verification leaves the request anonymous, with the reason kept on
     `request.auth_state.failure` for the 401 body. The Django user is loaded lazily, only when used.
     """
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:

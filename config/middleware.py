@@ -7,7 +7,10 @@ next request opens a fresh one: once the database is back, requests succeed agai
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import connections
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +21,20 @@ from chatauth.errors import json_error
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+
+
+class HybridMiddleware:
+    """Base for middleware with both a sync `__call__` and an async `__acall__`: Django picks the one that
+    matches the stack, so an ASGI request never hops to a thread just to pass through."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
 
 def close_broken_connections() -> None:
