@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from threads import services
@@ -59,8 +61,10 @@ def test_the_last_page_has_no_next_cursor(alice):
 
 def test_inserts_between_pages_neither_skip_nor_repeat_rows(alice):
     base = timezone.now() - timedelta(hours=1)
-    original = [services.thread_create(workspace=alice.workspace, last_message_at=base + timedelta(seconds=i // 3))
-                for i in range(30)]
+    original = [
+        services.thread_create(workspace=alice.workspace, last_message_at=base + timedelta(seconds=i // 3))
+        for i in range(30)
+    ]
     seen: list[str] = []
     body = page(alice, limit=7)
     rounds = 0
@@ -130,3 +134,34 @@ def test_cursors_are_opaque_strings(alice):
     cursor = page(alice, limit=1)["next_cursor"]
     assert isinstance(cursor, str)
     assert cursor.isascii() and "/" not in cursor and "+" not in cursor
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite's shared in-memory test database serializes writers with table locks"
+)
+@pytest.mark.django_db(transaction=True)
+def test_inserts_from_a_concurrent_writer_neither_skip_nor_repeat_rows(api_for):
+    """A second connection keeps committing newer threads while the client pages through the list."""
+    alice = api_for("user_alice")
+    original = make_threads(alice, 40)
+    stop = threading.Event()
+    inserted: list[str] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                inserted.append(services.thread_create(workspace=alice.workspace).id)
+        finally:
+            connections.close_all()
+
+    background = threading.Thread(target=writer)
+    background.start()
+    try:
+        seen = walk(alice, limit=5)
+    finally:
+        stop.set()
+        background.join()
+    assert inserted, "the writer never ran"
+    assert len(seen) == len(set(seen)), "a row was repeated"
+    original_ids = {t.id for t in original}
+    assert [i for i in seen if i in original_ids] == expected_order(original)
