@@ -18,7 +18,7 @@ from django.db import connection
 from chatauth.principal import Workspace
 from tests.chat.conftest import chat_body, sse_chunks, user_message
 from tests.support.openai_server import Reply
-from tests.support.workers import Worker, database_url_of
+from tests.support.workers import Worker, database_url_of, worker_env
 from threads import services
 from threads.models import Message
 
@@ -246,22 +246,21 @@ def test_ai_sdk_reconnect_assembles_the_same_message_as_an_uninterrupted_client(
 @pytest.fixture
 def workers(resumable: Any, settings: Any) -> Any:
     """Two worker processes sharing the test database and Redis."""
-    env = {
-        "DEBUG": "true",
-        "SECRET_KEY": "workers-test-secret-key-0123456789abcdef",
-        "DATABASE_URL": database_url_of(connection.settings_dict),
-        "CACHE_URL": REDIS_URL,
-        "CLERK_DEV_KEY_FILE": settings.CLERK["DEV_KEY_FILE"],
-        "OPENAI_API_KEY": "sk-test-server-side",
-        "OPENAI_BASE_URL": resumable.base_url,
-        "CHAT_MODEL": "test-model",
-        "CHAT_RESUMABLE": "true",
-        "CHAT_REDIS_URL": REDIS_URL,
-        "CHAT_LEASE_SECONDS": "2",
-        "CHAT_KEEPALIVE_SECONDS": "0.3",
-        "CHAT_RATE_LIMIT_REQUESTS": "1000",
-    }
-    pair = [Worker(env).start(), Worker(env).start()]
+    env = worker_env(
+        DEBUG="true",
+        DATABASE_URL=database_url_of(connection.settings_dict),
+        CACHE_URL=REDIS_URL,
+        CLERK_DEV_KEY_FILE=settings.CLERK["DEV_KEY_FILE"],
+        OPENAI_API_KEY="sk-test-server-side",
+        OPENAI_BASE_URL=resumable.base_url,
+        CHAT_MODEL="test-model",
+        CHAT_RESUMABLE="true",
+        CHAT_REDIS_URL=REDIS_URL,
+        CHAT_LEASE_SECONDS="2",
+        CHAT_KEEPALIVE_SECONDS="0.3",
+        CHAT_RATE_LIMIT_REQUESTS="1000",
+    )
+    pair = [Worker(env).wait_ready(), Worker(env).wait_ready()]
     yield pair
     for worker in pair:
         worker.stop()

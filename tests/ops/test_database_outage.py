@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import ISSUER
-from tests.ops.workers import TcpProxy, Worker, migrate, worker_env
 from tests.support.keys import session_claims
+from tests.support.workers import TcpProxy, Worker, migrate, worker_env
 
 is_postgres = connection.vendor == "postgresql"
 

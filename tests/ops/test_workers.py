@@ -16,8 +16,8 @@ from django.db import connection
 
 from chatauth.principal import Workspace
 from tests.conftest import ISSUER
-from tests.ops.workers import Worker, worker_env
 from tests.support.keys import session_claims
+from tests.support.workers import Worker, worker_env
 from threads.models import Thread
 
 pytestmark = pytest.mark.skipif(

@@ -1,11 +1,16 @@
-"""Worker processes of the service (uvicorn subprocesses) sharing the test's PostgreSQL database and Redis."""
+"""Real worker processes of the service: uvicorn subprocesses sharing the test database and Redis, and a TCP proxy
+that can cut a worker off from the database."""
 
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,80 @@ from tests.support.live_server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class TcpProxy:
+    """Forwards loopback connections to `target`; `cut()` drops every connection and refuses new ones."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._cut = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self._cut.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets |= {client, upstream}
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while not self._cut.is_set():
+                readable, _, _ = select.select([a, b], [], [], 0.2)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (b if sock is a else a).sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (a, b):
+                self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        self._cut.set()
+        with self._lock:
+            live = list(self._sockets)
+        for sock in live:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._close(sock)
+
+    def restore(self) -> None:
+        self._cut.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.cut()
+        self.listener.close()
+
+
 def database_url_of(settings_dict: dict[str, Any]) -> str:
     user = settings_dict.get("USER") or "postgres"
     password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
@@ -25,15 +104,27 @@ def database_url_of(settings_dict: dict[str, Any]) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
+def worker_env(**overrides: str) -> dict[str, str]:
+    """A production-like environment (config.settings, DEBUG off): nothing inherited but the basics."""
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV"}}
+    return {
+        **keep,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "worker-test-secret-key-0123456789-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 class Worker:
+    """`python -m uvicorn config.asgi:application` in its own process, as in production."""
+
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "CHAT_", "OPENAI_"))}
-        self.env = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING", **env}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
+        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -44,35 +135,58 @@ class Worker:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                "--log-level",
-                "warning",
+                "--no-access-log",
+                "--lifespan",
+                "off",
             ],
             cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+
+    def wait_ready(self, timeout: float = 30) -> Worker:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
             try:
-                httpx.get(f"{self.url}/api/me", timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("worker did not start")
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not start:\n{self.output()}")
 
     def kill(self) -> None:
         """Die the way a crashed worker does: no cleanup, no goodbye."""
-        if self.process and self.process.poll() is None:
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
