@@ -11,7 +11,8 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -57,6 +58,12 @@ def tree_order(messages: list[Message]) -> list[Message]:
     return ordered
 
 
+def message_total() -> Coalesce:
+    """A correlated count per listed row: no GROUP BY over every thread of every workspace."""
+    counts = Message.all_workspaces.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("pk"))
+    return Coalesce(Subquery(counts.values("n"), output_field=IntegerField()), 0)
+
+
 @admin.register(Thread)
 class ThreadAdmin(ReadOnlyAdmin):
     list_display = ("id", "workspace_key", "title", "message_count", "last_message_at", "is_archived")
@@ -81,7 +88,7 @@ class ThreadAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
-        qs = Thread.all_workspaces.annotate(message_total=Count("messages"))
+        qs = Thread.all_workspaces.annotate(message_total=message_total())
         return qs.order_by(*(self.get_ordering(request) or ()))
 
     @admin.display(description="messages", ordering="message_total")
