@@ -126,6 +126,15 @@ def test_resume_replays_from_the_first_chunk_and_follows_live(resumable, live_se
     assert resumed[-2] == {"type": "finish", "finishReason": "stop"}
 
 
+def test_the_log_expires_even_while_the_generation_runs(resumable, live_server_url, make_token):
+    resumable.script(SLOW)
+    _post_and_leave(live_server_url, _auth(make_token), chat_body("thread_ttl"), deltas=1)
+    generation_id = _assistant("thread_ttl").message_id
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(f"chat:log:{generation_id}")
+    assert 0 < ttl <= 300 + 60
+    assert _wait_for_status("thread_ttl").status == "complete"
+
+
 def test_after_the_generation_ends_resume_is_204(resumable, live_server_url, make_token):
     headers = _auth(make_token)
     httpx.post(f"{live_server_url}/api/chat", json=chat_body("thread_done"), headers=headers, timeout=30)

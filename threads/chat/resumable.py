@@ -81,8 +81,15 @@ async def _owned_run(generation: Generation) -> None:
     client = redis_client()
     log = log_key(turn.assistant_message_id)
 
+    expiry_set = False
+
     async def emit(chunk: dict[str, Any]) -> None:
+        nonlocal expiry_set
         await client.xadd(log, {"d": encode(chunk)})
+        if not expiry_set:
+            # Bounded from the first chunk: a log whose owner crashes and that nobody reads still goes away.
+            await client.expire(log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
+            expiry_set = True
 
     async def heartbeat() -> None:
         while True:
