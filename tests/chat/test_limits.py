@@ -10,21 +10,15 @@ import pytest
 import redis
 
 from tests.chat.conftest import chat_body
+from tests.support.redis_server import redis_up
 from threads.chat.limits import StreamSlot, acquire_stream_slot, check_rate
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not _redis_up(), reason="needs Redis at 127.0.0.1:6379"),
+    pytest.mark.skipif(not redis_up(REDIS_URL), reason="needs Redis at 127.0.0.1:6379"),
 ]
 
 

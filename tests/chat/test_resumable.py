@@ -18,6 +18,7 @@ from django.db import connection
 from chatauth.principal import Workspace
 from tests.chat.conftest import chat_body, sse_chunks, user_message
 from tests.support.openai_server import Reply
+from tests.support.redis_server import redis_up
 from tests.support.workers import Worker, database_url_of, worker_env
 from threads import services
 from threads.models import Message
@@ -26,16 +27,9 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not _redis_up(), reason="resumable mode needs Redis at 127.0.0.1:6379"),
+    pytest.mark.skipif(not redis_up(REDIS_URL), reason="resumable mode needs Redis at 127.0.0.1:6379"),
 ]
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="worker processes share a database: PostgreSQL only"
