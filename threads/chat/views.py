@@ -60,22 +60,23 @@ async def chat(request: HttpRequest) -> HttpResponse:
     slot = await sync_to_async(acquire_stream_slot)(principal.user_id)
     if isinstance(slot, Limited):
         return _too_many(slot)
+    handed_over = False  # once a generation holds the slot, it releases it; until then, this view does
     try:
         if chat_settings.RESUMABLE:
             workspace, thread_id = principal.workspace, chat_request.thread_id
             thread = await run_db(resolve_thread, workspace=workspace, thread_id=thread_id)
-            return await _start_resumable(principal, chat_request, thread, slot)
+            response, handed_over = await _start_resumable(principal, chat_request, thread, slot)
+            return response
         turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
+        handed_over = True
+        return _event_stream(ChatStream(Generation(turn=turn, request=chat_request, slot=slot)).events())
     except services.NotFound:
-        await sync_to_async(slot.release)()
         return json_error("not_found", "Thread not found.", 404)
     except services.InvalidParent as exc:
-        await sync_to_async(slot.release)()
         return json_error("invalid_request", str(exc), 400)
-    except BaseException:
-        await sync_to_async(slot.release)()
-        raise
-    return _event_stream(ChatStream(Generation(turn=turn, request=chat_request, slot=slot)).events())
+    finally:
+        if not handed_over:
+            await sync_to_async(slot.release)()
 
 
 def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
@@ -85,19 +86,21 @@ def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
     return response
 
 
-async def _start_resumable(principal: Principal, chat_request: Any, thread: Any, slot: Any) -> HttpResponse:
-    """The server owns the generation; this response is just its first reader."""
+async def _start_resumable(
+    principal: Principal, chat_request: Any, thread: Any, slot: Any
+) -> tuple[HttpResponse, bool]:
+    """The server owns the generation; this response is just its first reader. Also says whether the
+    generation took over the stream slot."""
     workspace = principal.workspace
     await resumable.reap_orphans(thread.id, workspace)
     generation_id = Message.new_id()
     if not await resumable.claim_thread(thread.id, generation_id):
-        await sync_to_async(slot.release)()
         return json_error(
             "generation_in_progress",
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
             "or stop it with DELETE /api/chat/{id}/stream.",
             409,
-        )
+        ), False
     try:
         turn = await run_db(
             append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
@@ -106,7 +109,7 @@ async def _start_resumable(principal: Principal, chat_request: Any, thread: Any,
         await resumable.release_thread(thread.id, generation_id)
         raise
     resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot))
-    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
+    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id)), True
 
 
 def _thread_for_title(principal: Principal, thread_id: str) -> tuple[Any, dict[str, Any] | None]:
