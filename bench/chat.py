@@ -60,7 +60,7 @@ django.setup()
 logging.disable(logging.WARNING)  # the test settings log every httpx request of the bench's own client
 
 from bench.support.upstream import delta_texts  # noqa: E402
-from chatauth.devissuer import DevIssuer  # noqa: E402
+from chatauth.clerk.devissuer import DevIssuer  # noqa: E402
 
 UPSTREAM_SCRIPT = ROOT / "bench" / "support" / "upstream.py"
 

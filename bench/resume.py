@@ -544,7 +544,7 @@ def main() -> None:
 
         django.setup()
         logging.disable(logging.WARNING)  # the test settings log every httpx request of this process
-        from chatauth.devissuer import DevIssuer
+        from chatauth.clerk.devissuer import DevIssuer
 
         key_file = str(Path(tmp) / "dev_key.pem")
         token = DevIssuer(key_file).mint("user_bench", ttl=3600)

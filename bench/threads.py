@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from django.test import Client
     from django.test.utils import override_settings, setup_test_environment
 
-    from chatauth.principal import Workspace
+    from chatauth.caller import Workspace
     from threads import services
     from threads.models import Thread
     from threads.pagination import encode_cursor
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     logging.disable(logging.WARNING)
     tmp = tempfile.TemporaryDirectory()
     with override_settings(CLERK={"DEV_ISSUER": True, "DEV_KEY_FILE": str(Path(tmp.name) / "dev_key.pem")}):
-        from chatauth.devissuer import dev_issuer
+        from chatauth.clerk.devissuer import dev_issuer
 
         issuer = dev_issuer()
         tokens = {"small": issuer.mint(SMALL_USER), "big": issuer.mint(BIG_USER, org_id=BIG_ORG)}

@@ -1,10 +1,10 @@
 """Workspace tokens: mint rate and per-request verification cost, as ratios against the Clerk session path.
 
 Baseline, measured in the same run: the development issuer (RS256, Clerk's claim format) minting session
-tokens, and `chatauth.middleware.authenticate_request` verifying one (what every Clerk request pays).
+tokens, and `chatauth.clerk.middleware.authenticate_request` verifying one (what every Clerk request pays).
 Measured:
   - minting workspace tokens (HS256 default; RS256 when configured)
-  - verifying a /v1 credential with `chatauth.cloud_auth.authenticate_token`: workspace token HS256 / RS256,
+  - verifying a /v1 credential with `chatauth.cloud.auth.authenticate_token`: workspace token HS256 / RS256,
     an API key (one indexed DB read), an API-key-minted token (signature + revocation read), and a provider
     JWT (RS256 against a cached loopback JWKS + auth-rule read + minting the exchanged token)
   - what ClerkAuthMiddleware adds on /v1 today: its refused attempt to read a workspace token as a session
@@ -38,7 +38,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
-from chatauth.principal import Workspace  # noqa: E402
+from chatauth.caller import Workspace  # noqa: E402
 from tests.support.jwks_server import JwksServer  # noqa: E402
 from tests.support.keys import KeyPair  # noqa: E402
 
@@ -71,12 +71,12 @@ def main() -> None:
     logging.disable(logging.WARNING)
     call_command("migrate", verbosity=0)
 
-    from chatauth.apikeys import create_api_key
-    from chatauth.cloud_auth import authenticate_token
-    from chatauth.devissuer import dev_issuer
-    from chatauth.middleware import authenticate_request
+    from chatauth.clerk.devissuer import dev_issuer
+    from chatauth.clerk.middleware import authenticate_request
+    from chatauth.cloud.apikeys import create_api_key
+    from chatauth.cloud.auth import authenticate_token
+    from chatauth.cloud.tokens import mint
     from chatauth.models import AuthRule
-    from chatauth.workspace_tokens import mint
 
     rsa = KeyPair(kid="bench-rs")
     rsa_pem = rsa.private_key.private_bytes(

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template import RequestContext, Template
 
-from chatauth.apikeys import create_api_key, revoke_api_key
+from chatauth.cloud.apikeys import create_api_key, revoke_api_key
 from chatauth.models import AnonymousIdentity, ApiKey, AuthRule
 
 _SHOWN_ONCE = Template(

@@ -7,4 +7,4 @@ class ChatauthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chatauth import checks  # noqa: F401  (registers system checks)
+        from chatauth.clerk import checks  # noqa: F401  (registers system checks)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import jwt
@@ -23,17 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core.cache import cache
 
-from chatauth.errors import TokenVerificationError
+from chatauth.jwt import KeySource, TokenVerificationError
 
 logger = logging.getLogger(__name__)
 
 KID_MISMATCH = "jwk-kid-mismatch"
 REMOTE_FAILED = "jwk-remote-failed-to-load"
 FAILED_TO_RESOLVE = "jwk-failed-to-resolve"
-
-
-class KeySource(Protocol):
-    def key_for(self, kid: str | None) -> RSAPublicKey: ...
 
 
 @lru_cache(maxsize=8)
@@ -188,8 +184,8 @@ def remote_source(url: str, *, ttl: int, refresh_interval: int, timeout: float, 
 
 def session_key_source() -> KeySource:
     """The key source for Clerk session tokens, chosen from the CLERK settings."""
-    from chatauth.conf import clerk_settings
-    from chatauth.devissuer import dev_issuer
+    from chatauth.clerk.conf import clerk_settings
+    from chatauth.clerk.devissuer import dev_issuer
 
     if clerk_settings.JWT_KEY:
         return PemKeySource(clerk_settings.JWT_KEY)

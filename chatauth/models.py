@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from chatauth import cloud_conf  # noqa: F401  (registers the CLOUD system checks at start-up)
+from chatauth.cloud import conf as cloud_conf  # noqa: F401  (registers the CLOUD system checks at start-up)
 
 
 class ClerkIdentity(models.Model):

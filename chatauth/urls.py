@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatauth import views
+from chatauth.clerk import views
 
 urlpatterns = [
     path("api/me", views.MeView.as_view(), name="me"),

@@ -16,7 +16,7 @@ from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from chatauth.errors import json_error
+from config.errors import json_error
 
 logger = logging.getLogger(__name__)
 

@@ -40,12 +40,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "chatauth.cors.CorsMiddleware",
+    "chatauth.cloud.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "chatauth.middleware.ClerkAuthMiddleware",
+    "chatauth.clerk.middleware.ClerkAuthMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -91,11 +91,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.authentication.ClerkSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["chatauth.authentication.IsSignedIn"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.drf.ClerkSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["chatauth.drf.IsSignedIn"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "chatauth.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # `format` is a query parameter of the messages API, not a renderer switch.
@@ -117,7 +117,7 @@ _dev_issuer_mode = env.str("CLERK_DEV_ISSUER", default="auto").lower()
 if _dev_issuer_mode not in {"auto", "off", "force"}:
     raise ImproperlyConfigured("CLERK_DEV_ISSUER must be one of auto, off, force.")
 
-# The chatauth namespace: read through `chatauth.conf.clerk_settings`.
+# The chatauth namespace: read through `chatauth.clerk.conf.clerk_settings`.
 CLERK = {
     "JWT_KEY": env.str("CLERK_JWT_KEY", default="").replace("\\n", "\n"),
     "JWKS_URL": env.str("CLERK_JWKS_URL", default=""),
@@ -200,7 +200,7 @@ CHAT: dict = {
     "LOG_TTL_SECONDS": env.int("CHAT_LOG_TTL_SECONDS", default=600),
 }
 
-# The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud_conf`.
+# The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud.conf`.
 CLOUD: dict = {
     # Workspace-token keys: JSON list of {"kid", "secret"} (HS256, >= 32 chars) or {"kid", "private_key"} (RS256 PEM).
     # The first signs, all verify. Unset: one HS256 key derived from SECRET_KEY (fine for one deployment; set
@@ -219,7 +219,7 @@ CLOUD: dict = {
     "CORS_ALLOWED_ORIGINS": env.list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]),
 }
 
-# The ops namespace (webhooks, production start-up checks): read by chatauth.webhooks and config.health.
+# The ops namespace (webhooks, production start-up checks): read by threads.webhooks and threads.web.health.
 OPS: dict = {
     # The Svix signing secret of the Clerk webhook endpoint (whsec_...); unset: /webhooks/clerk answers 503.
     "CLERK_WEBHOOK_SIGNING_SECRET": env.str("CLERK_WEBHOOK_SIGNING_SECRET", default=""),

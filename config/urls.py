@@ -3,10 +3,10 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("config.ops_urls")),
+    path("", include("threads.web.ops_urls")),
     path("", include("chatauth.urls")),
-    path("", include("threads.urls")),
+    path("", include("threads.api.urls")),
     path("", include("threads.chat.urls")),
     path("", include("threads.cloud.urls")),
-    path("", include("config.web_urls")),
+    path("", include("threads.web.urls")),
 ]

@@ -64,7 +64,7 @@ def dev_issuer_on(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> No
 @pytest.fixture
 def make_token(dev_issuer_on: None) -> Callable[..., str]:
     """`make_token("user_a", org="org_x")`: a dev-issuer session token in Clerk's format."""
-    from chatauth.devissuer import dev_issuer
+    from chatauth.clerk.devissuer import dev_issuer
 
     def _make(user: str, org: str | None = None, **kwargs: Any) -> str:
         return dev_issuer().mint(user, org_id=org, **kwargs)

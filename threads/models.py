@@ -7,7 +7,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads import conf  # noqa: F401  (registers the THREADS settings check at app load)
 from threads.scoping import WorkspaceScopedManager
 

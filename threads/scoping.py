@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from django.db import models
 
 if TYPE_CHECKING:
-    from chatauth.principal import Workspace
+    from chatauth.caller import Workspace
 
 M = TypeVar("M", bound=models.Model)
 

@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads.models import Message, Thread
 
 

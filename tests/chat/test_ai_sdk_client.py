@@ -66,7 +66,7 @@ def test_ai_sdk_sees_the_upstream_failure_as_an_error(chat_on, live_server_url, 
 
 
 def test_saved_assistant_message_equals_what_the_client_assembled(chat_on, live_server_url, make_token):
-    from chatauth.principal import Workspace
+    from chatauth.caller import Workspace
     from threads import services
 
     out = _run(live_server_url, make_token("user_node"), chat_body("thread_node_saved"))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from tests.chat.conftest import chat_body, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services

@@ -15,7 +15,7 @@ import pytest
 import redis
 from django.db import connection
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from tests.chat.conftest import chat_body, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up

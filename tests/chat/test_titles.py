@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from tests.chat.conftest import chat_body
 from tests.support.openai_server import Reply
 from threads import services

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from chatauth.errors import TokenVerificationError
-from chatauth.tokens import verify_session_token
+from chatauth.clerk.tokens import verify_session_token
+from chatauth.jwt import TokenVerificationError
 from tests.chatauth.test_tokens import AUTHORIZED, BAD_TOKENS, _claims
 from tests.conftest import ISSUER
 from tests.support.keys import KeyPair

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from chatauth.devissuer import DevIssuer
+from chatauth.clerk.devissuer import DevIssuer
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from chatauth.conf import clerk_settings, parse_publishable_key
+from chatauth.clerk.conf import clerk_settings, parse_publishable_key
 from chatauth.keys import session_key_source
 from tests.chatauth.test_tokens import _claims
 from tests.conftest import ISSUER

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from chatauth.middleware import authenticate_request
+from chatauth.clerk.middleware import authenticate_request
 from chatauth.models import ClerkIdentity
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_me_makes_no_database_query(client_for, django_assert_num_queries):
 
 
 def test_django_user_is_created_on_first_use_and_only_read_afterwards(make_token, django_assert_num_queries):
-    from chatauth.users import get_or_create_clerk_user
+    from chatauth.clerk.users import get_or_create_clerk_user
 
     first = get_or_create_clerk_user("user_new")
     with django_assert_num_queries(1):
@@ -93,14 +93,14 @@ def test_django_user_is_created_on_first_use_and_only_read_afterwards(make_token
 
 
 def test_clerk_sub_equal_to_a_staff_username_does_not_become_that_user(make_token):
-    from chatauth.users import get_or_create_clerk_user
+    from chatauth.clerk.users import get_or_create_clerk_user
 
     admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
     assert get_or_create_clerk_user("admin").pk != admin.pk
 
 
 def test_clerk_token_never_opens_the_django_admin(make_token):
-    from chatauth.users import get_or_create_clerk_user
+    from chatauth.clerk.users import get_or_create_clerk_user
 
     user = get_or_create_clerk_user("user_staffish")
     user.is_staff = user.is_superuser = True
@@ -145,7 +145,7 @@ def test_cache_outage_during_verification_fails_closed_not_500(settings, signing
 
 def test_the_v1_api_is_left_to_its_own_credentials(make_token):
     request = RequestFactory().get("/v1/threads", HTTP_AUTHORIZATION=f"Bearer {make_token('user_a')}")
-    from chatauth.middleware import ClerkAuthMiddleware
+    from chatauth.clerk.middleware import ClerkAuthMiddleware
 
     seen = {}
     ClerkAuthMiddleware(lambda r: seen.setdefault("state", r.auth_state))(request)

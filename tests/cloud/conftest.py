@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from tests.support.jwks_server import JwksServer
 
 KEY_A = {"kid": "ws-key-a", "secret": "a" * 24 + "-secret-for-tests-only-A"}
@@ -30,7 +30,7 @@ def cloud(settings: Any) -> dict[str, Any]:
 @pytest.fixture
 def ws_client(cloud: dict[str, Any]) -> Callable[..., APIClient]:
     """`ws_client("user_a", org="org_x")`: an APIClient sending a fresh workspace token for that workspace."""
-    from chatauth.workspace_tokens import mint
+    from chatauth.cloud.tokens import mint
 
     def _client(user: str, org: str | None = None) -> APIClient:
         client = APIClient()
@@ -42,7 +42,7 @@ def ws_client(cloud: dict[str, Any]) -> Callable[..., APIClient]:
 
 @pytest.fixture
 def api_key(db: None, cloud: dict[str, Any]) -> tuple[Any, str]:
-    from chatauth.apikeys import create_api_key
+    from chatauth.cloud.apikeys import create_api_key
 
     return create_api_key("tests")
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from chatauth.anonymous import _hash
+from chatauth.cloud.anonymous import _hash
+from chatauth.cloud.tokens import verify
 from chatauth.models import RefreshToken
-from chatauth.workspace_tokens import verify
 
 pytestmark = pytest.mark.django_db
 

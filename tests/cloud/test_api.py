@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads import services
 from threads.models import MessageFeedback, RunReport, Thread
 
@@ -275,7 +275,7 @@ def test_no_credentials_is_401_json(cloud: Any) -> None:
 def test_expired_workspace_token_is_401(cloud: Any) -> None:
     import time
 
-    from chatauth.workspace_tokens import mint
+    from chatauth.cloud.tokens import mint
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint(Workspace('user_1'), now=time.time() - 400)}")
@@ -346,7 +346,7 @@ def test_unknown_v1_path_is_json_404(alice: APIClient) -> None:
 
 
 def test_backend_token_endpoint_returns_raw_token_for_clerk_session(client_for: Any, cloud: Any) -> None:
-    from chatauth.workspace_tokens import verify
+    from chatauth.cloud.tokens import verify
 
     response = client_for("user_clerk", org="org_c").post("/api/assistant-ui-token")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from chatauth.apikeys import hash_key, revoke_api_key
+from chatauth.cloud.apikeys import hash_key, revoke_api_key
+from chatauth.cloud.tokens import verify
 from chatauth.models import ApiKey
-from chatauth.workspace_tokens import verify
 
 pytestmark = pytest.mark.django_db
 

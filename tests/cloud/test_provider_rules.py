@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
+from chatauth.cloud.tokens import verify
 from chatauth.models import AuthRule
-from chatauth.workspace_tokens import verify
 from tests.cloud.conftest import PROVIDER_ISSUER
 from tests.support.jwks_server import JwksServer
 from tests.support.keys import KeyPair

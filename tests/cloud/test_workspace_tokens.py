@@ -9,9 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from chatauth.errors import TokenVerificationError
-from chatauth.principal import Workspace
-from chatauth.workspace_tokens import mint, parse_workspace_id, verify, workspace_id_of
+from chatauth.caller import Workspace
+from chatauth.cloud.tokens import mint, parse_workspace_id, verify, workspace_id_of
+from chatauth.jwt import TokenVerificationError
 from tests.cloud.conftest import KEY_A, KEY_B
 from tests.support.keys import KeyPair
 
@@ -155,7 +155,7 @@ def test_workspace_id_format_is_a_setting(cloud: Any, settings: Any) -> None:
     ],
 )
 def test_workspace_headers_that_do_not_name_the_user_are_refused(cloud: Any, workspace_id: str, user_id: str) -> None:
-    from chatauth.workspace_tokens import InvalidWorkspaceId
+    from chatauth.cloud.tokens import InvalidWorkspaceId
 
     with pytest.raises(InvalidWorkspaceId):
         parse_workspace_id(workspace_id, user_id)

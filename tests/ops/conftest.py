@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads.models import Message, MessageFeedback, RunReport, Thread
 
 

@@ -101,7 +101,7 @@ def test_tokens_from_headers_cookies_and_query_strings_are_never_logged(make_tok
 def test_records_logged_during_a_request_carry_its_request_id(make_token, logs):
     bad = make_token("user_x")[:-6] + "AAAAAA"
     Client().get("/api/me", headers={"Authorization": f"Bearer {bad}", "X-Request-ID": "req-refused"})
-    refusals = logs.lines("chatauth.middleware")
+    refusals = logs.lines("chatauth.clerk.middleware")
     assert refusals
     assert {line["request_id"] for line in refusals} == {"req-refused"}
 

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from svix.webhooks import Webhook
 
+from chatauth.clerk.users import get_or_create_clerk_user
 from chatauth.models import ClerkIdentity
-from chatauth.users import get_or_create_clerk_user
 from tests.ops.conftest import thread_ids
 from threads.models import Message
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from tests.conftest import ISSUER
 from tests.support.keys import session_claims
 from tests.support.workers import Worker, worker_env

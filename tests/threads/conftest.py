@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 
 
 class Api:

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chatauth.principal import Workspace
-from chatauth.users import get_or_create_clerk_user
+from chatauth.caller import Workspace
+from chatauth.clerk.users import get_or_create_clerk_user
 from threads import services
 from threads.models import Message, MessageFeedback, RunReport, Thread
 

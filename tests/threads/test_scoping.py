@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads import services
 from threads.models import Message, Thread
 from threads.scoping import UnscopedQueryError
@@ -83,8 +83,8 @@ def test_the_default_manager_is_the_unscoped_one_for_admin_and_relations():
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST_FILES = sorted(
     {
-        ROOT / "threads" / "views.py",
-        ROOT / "threads" / "serializers.py",
+        ROOT / "threads" / "api" / "views.py",
+        ROOT / "threads" / "api" / "serializers.py",
         ROOT / "threads" / "cloud" / "views.py",
         ROOT / "threads" / "cloud" / "serializers.py",
         *(ROOT / "threads" / "chat").glob("*.py"),
@@ -130,12 +130,12 @@ def _view_modules() -> set[str]:
 
 # Request code: every view module, plus the modules the threads views run on every request.
 REQUEST_MODULES = sorted(
-    _view_modules() | {"threads.views", "threads.services", "threads.serializers", "threads.pagination"}
+    _view_modules() | {"threads.api.views", "threads.services", "threads.api.serializers", "threads.pagination"}
 )
 
 
 def test_the_request_module_list_covers_the_threads_views():
-    assert "threads.views" in _view_modules()
+    assert "threads.api.views" in _view_modules()
 
 
 @pytest.mark.parametrize("module_name", REQUEST_MODULES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chatauth.devissuer import dev_issuer
+from chatauth.clerk.devissuer import dev_issuer
 from tests.support.live_server import LiveAsgiServer
 from tests.support.openai_server import Reply
 

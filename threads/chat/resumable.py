@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db

@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, close_old_connections, transaction
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads import services
 from threads.chat import titles
 from threads.chat.conf import chat_settings

@@ -9,8 +9,8 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from chatauth.errors import json_error
-from chatauth.principal import Principal
+from chatauth.caller import Principal
+from config.errors import json_error
 from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings

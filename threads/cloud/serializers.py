@@ -13,9 +13,9 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from chatauth.cloud_conf import cloud_settings
-from chatauth.principal import Workspace
-from chatauth.workspace_tokens import workspace_id_of
+from chatauth.caller import Workspace
+from chatauth.cloud.conf import cloud_settings
+from chatauth.cloud.tokens import workspace_id_of
 from threads.models import Message, Thread
 
 

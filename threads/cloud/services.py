@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
 from threads.models import Message, Thread
 
 

@@ -21,11 +21,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatauth import anonymous
-from chatauth.cloud_auth import CloudAuthentication, CloudCaller, HasWorkspace, IsApiKeyCaller, IsSignedInWorkspace
-from chatauth.cloud_conf import cloud_settings
-from chatauth.principal import Principal, Workspace
-from chatauth.workspace_tokens import InvalidWorkspaceId, check_id, mint
+from chatauth.caller import Principal, Workspace
+from chatauth.cloud import anonymous
+from chatauth.cloud.auth import CloudAuthentication, CloudCaller, HasWorkspace, IsApiKeyCaller, IsSignedInWorkspace
+from chatauth.cloud.conf import cloud_settings
+from chatauth.cloud.tokens import InvalidWorkspaceId, check_id, mint
 from threads import services
 from threads.cloud import services as cloud_services
 from threads.cloud.serializers import (

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chatauth.apikeys import PREFIX, create_api_key, revoke_api_key
+from chatauth.cloud.apikeys import PREFIX, create_api_key, revoke_api_key
 from chatauth.models import ApiKey
 
 

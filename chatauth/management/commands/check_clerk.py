@@ -16,8 +16,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chatauth.conf import clerk_settings, parse_publishable_key
-from chatauth.errors import TokenVerificationError
+from chatauth.clerk.conf import clerk_settings, parse_publishable_key
+from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, load_pem_key, rsa_keys_from_jwks, session_key_source
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chatauth.conf import clerk_settings
+from chatauth.clerk.conf import clerk_settings
 
 
 def _permission(value: str) -> tuple[str, str]:
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         permissions: dict[str, list[str]] = {}
         for feature, permission in map(_permission, options["permission"]):
             permissions.setdefault(feature, []).append(permission)
-        from chatauth.devissuer import dev_issuer
+        from chatauth.clerk.devissuer import dev_issuer
 
         return dev_issuer().mint(
             options["user"],

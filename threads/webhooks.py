@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from chatauth.errors import json_error
+from config.errors import json_error
 from threads.portability import Counts, Selection, delete_threads
 
 logger = logging.getLogger(__name__)

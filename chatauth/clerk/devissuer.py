@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chatauth.conf import DEV_ISSUER, clerk_settings
+from chatauth.clerk.conf import DEV_ISSUER, clerk_settings
 from chatauth.keys import StaticJwksSource
 
 

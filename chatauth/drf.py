@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from chatauth.principal import ANONYMOUS, AuthState, Principal
+from chatauth.caller import ANONYMOUS, AuthState, Principal
 
 
 class ClerkAuthenticationFailed(exceptions.AuthenticationFailed):

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from chatauth.cloud_conf import ANONYMOUS_PREFIX, cloud_settings
+from chatauth.caller import Workspace
+from chatauth.cloud.conf import ANONYMOUS_PREFIX, cloud_settings
 from chatauth.models import AnonymousIdentity, RefreshToken
-from chatauth.principal import Workspace
 
 
 class RefreshTokenInvalid(Exception):

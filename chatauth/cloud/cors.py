@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
-from chatauth.cloud_conf import cloud_settings
-from chatauth.errors import json_error
+from chatauth.cloud.conf import cloud_settings
+from config.errors import json_error
 from config.middleware import HybridMiddleware
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"

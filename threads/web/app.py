@@ -24,8 +24,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from chatauth.conf import clerk_settings
-from chatauth.errors import json_error
+from chatauth.clerk.conf import clerk_settings
+from config.errors import json_error
 
 ENTRY = "src/main.tsx"
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -161,7 +161,7 @@ def dev_session(request: HttpRequest) -> HttpResponse:
     if role not in DEV_ORG_ROLES:
         return _bad(f"role: one of {', '.join(DEV_ORG_ROLES)}.")
 
-    from chatauth.devissuer import dev_issuer
+    from chatauth.clerk.devissuer import dev_issuer
 
     token = dev_issuer().mint(
         user,

@@ -16,8 +16,9 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from chatauth.errors import TokenVerificationError, json_error
+from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, session_key_source
+from config.errors import json_error
 from config.middleware import close_broken_connections
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatauth.conf import clerk_settings
+from chatauth.clerk.conf import clerk_settings
 
 
 class MeView(APIView):
@@ -37,6 +37,6 @@ def dev_jwks(request: HttpRequest) -> JsonResponse:
     """The development issuer's public keys (404 unless the development issuer is on)."""
     if not clerk_settings.uses_dev_issuer:
         raise Http404
-    from chatauth.devissuer import dev_issuer
+    from chatauth.clerk.devissuer import dev_issuer
 
     return JsonResponse(dev_issuer().jwks())

@@ -16,10 +16,9 @@ from typing import Any
 
 import jwt
 
-from chatauth.cloud_conf import ANONYMOUS_PREFIX, ID_PATTERN, SigningKey, cloud_settings
-from chatauth.errors import TokenVerificationError
-from chatauth.principal import Workspace
-from chatauth.tokens import decode_unverified
+from chatauth.caller import Workspace
+from chatauth.cloud.conf import ANONYMOUS_PREFIX, ID_PATTERN, SigningKey, cloud_settings
+from chatauth.jwt import INVALID, ClaimPolicy, TokenVerificationError, check_claims, decode_unverified, signing_input
 
 TOKEN_USE = "workspace"
 NBF_BACKDATE_SECONDS = 10
@@ -139,20 +138,26 @@ def verify(token: str, *, now: float | None = None) -> WorkspaceClaims:
 def verify_decoded(
     token: str, header: dict[str, Any], claims: dict[str, Any], signature: bytes, *, now: float | None = None
 ) -> WorkspaceClaims:
-    """`verify` for a token already split by `chatauth.tokens.decode_unverified` (so it is parsed once)."""
+    """`verify` for a token already split by `chatauth.jwt.decode_unverified` (so it is parsed once)."""
     kid = header.get("kid")
     key = next((k for k in cloud_settings.signing_keys if k.kid == kid), None) if isinstance(kid, str) else None
     if key is None:
         raise TokenVerificationError("jwk-kid-mismatch", "The token was not signed by a current workspace-token key.")
     if header.get("alg") != key.algorithm:
         raise TokenVerificationError("token-invalid-algorithm", f"Workspace tokens with this kid use {key.algorithm}.")
-    signing_input = token.rsplit(".", 1)[0].encode()
-    if not _ALGORITHMS[key.algorithm].verify(signing_input, key.verifying_key, signature):
+    if not _ALGORITHMS[key.algorithm].verify(signing_input(token), key.verifying_key, signature):
         raise TokenVerificationError("token-invalid-signature", "JWT signature is invalid.")
-    if claims.get("iss") != cloud_settings.TOKEN_ISSUER:
-        raise TokenVerificationError("token-invalid-issuer", "Invalid JWT issuer claim (iss).")
-    skew = float(cloud_settings.CLOCK_SKEW_SECONDS)
-    _check_times(claims, time.time() if now is None else now, skew)
+    policy = ClaimPolicy(
+        issuer=cloud_settings.TOKEN_ISSUER,
+        clock_skew=float(cloud_settings.CLOCK_SKEW_SECONDS),
+        require_times=True,
+        # Tokens are valid from iat - 10 s, as the hosted service issues them.
+        iat_leeway=NBF_BACKDATE_SECONDS,
+        # A token living longer than we ever issue was not minted by this configuration.
+        max_lifetime=max(int(cloud_settings.TOKEN_TTL_SECONDS), 1),
+        malformed_reason=INVALID,
+    )
+    check_claims(claims, policy, now=time.time() if now is None else now)
     if claims.get("token_use") != TOKEN_USE:
         raise TokenVerificationError("token-invalid", "Not a workspace token.")
     try:
@@ -173,22 +178,3 @@ def verify_decoded(
         api_key_id=akid if isinstance(akid, str) else None,
         expires_at=float(claims["exp"]),
     )
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_times(claims: dict[str, Any], now: float, skew: float) -> None:
-    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
-    if not (_number(exp) and _number(nbf) and _number(iat)):
-        raise TokenVerificationError("token-invalid", "exp, nbf and iat must be numbers.")
-    if exp <= now - skew:
-        raise TokenVerificationError("token-expired", "The workspace token is expired.")
-    if nbf > now + skew:
-        raise TokenVerificationError("token-not-active-yet", "The workspace token is not valid yet (nbf).")
-    if iat > now + skew + NBF_BACKDATE_SECONDS:  # tokens are valid from iat - 10 s, as the hosted service issues them
-        raise TokenVerificationError("token-iat-in-the-future", "The workspace token was issued in the future (iat).")
-    if exp - iat > max(int(cloud_settings.TOKEN_TTL_SECONDS), 1) + skew:
-        # A token living longer than we ever issue was not minted by this configuration.
-        raise TokenVerificationError("token-invalid", "The workspace token lives longer than allowed.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from threads import views
+from threads.api import views
 
 app_name = "threads"
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from chatauth.conf import clerk_settings, parse_publishable_key
+from chatauth.clerk.conf import clerk_settings, parse_publishable_key
 
 
 @register(Tags.security, deploy=False)
@@ -16,7 +16,7 @@ def check_clerk_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if clerk_settings.PUBLISHABLE_KEY and parse_publishable_key(clerk_settings.PUBLISHABLE_KEY) is None:
         problems.append(Error("CLERK_PUBLISHABLE_KEY is not a valid pk_test_/pk_live_ key.", id="chatauth.E001"))
     if clerk_settings.JWT_KEY:
-        from chatauth.errors import TokenVerificationError
+        from chatauth.jwt import TokenVerificationError
         from chatauth.keys import load_pem_key
 
         try:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from config import web
+from threads.web import app as web
 
 urlpatterns = [
     path("", web.app_page, name="app"),

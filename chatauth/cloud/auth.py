@@ -18,15 +18,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from chatauth.anonymous import identity_is_unclaimed
-from chatauth.apikeys import InvalidApiKey, api_key_is_active, authenticate_api_key, looks_like_api_key
-from chatauth.authentication import ClerkAuthenticationFailed
-from chatauth.cloud_conf import cloud_settings
-from chatauth.errors import TokenVerificationError
-from chatauth.principal import Workspace
-from chatauth.provider_rules import NO_RULE, rule_for_issuer, verify_provider_token
-from chatauth.tokens import decode_unverified
-from chatauth.workspace_tokens import (
+from chatauth.caller import Workspace
+from chatauth.cloud.anonymous import identity_is_unclaimed
+from chatauth.cloud.apikeys import InvalidApiKey, api_key_is_active, authenticate_api_key, looks_like_api_key
+from chatauth.cloud.conf import cloud_settings
+from chatauth.cloud.provider_rules import NO_RULE, rule_for_issuer, verify_provider_token
+from chatauth.cloud.tokens import (
     InvalidWorkspaceId,
     WorkspaceClaims,
     looks_like_workspace_token,
@@ -34,6 +31,8 @@ from chatauth.workspace_tokens import (
     parse_workspace_id,
     verify_decoded,
 )
+from chatauth.drf import ClerkAuthenticationFailed
+from chatauth.jwt import TokenVerificationError, decode_unverified
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from chatauth.webhooks import clerk_webhook
-from config.health import healthz, readyz
+from threads.web.health import healthz, readyz
+from threads.webhooks import clerk_webhook
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatauth.cloud_conf import cloud_settings
-from chatauth.errors import TokenVerificationError
+from chatauth.caller import Workspace
+from chatauth.cloud.conf import cloud_settings
+from chatauth.cloud.tokens import InvalidWorkspaceId, check_id
+from chatauth.jwt import VERIFICATION_FAILED, ClaimPolicy, TokenVerificationError, verify_jwt
 from chatauth.keys import remote_source
 from chatauth.models import AuthRule
-from chatauth.principal import Workspace
-from chatauth.tokens import VERIFICATION_FAILED, VerifyOptions, verify_jwt
-from chatauth.workspace_tokens import InvalidWorkspaceId, check_id
 
 NO_RULE = "token-no-auth-rule"
 
@@ -43,20 +42,14 @@ def verify_provider_token(token: str, rule: AuthRule, *, now: float | None = Non
         refresh_interval=int(cloud_settings.JWKS_REFRESH_INTERVAL_SECONDS),
         timeout=float(cloud_settings.JWKS_TIMEOUT_SECONDS),
     )
-    audiences = rule.audiences
-    if not audiences:
-        raise TokenVerificationError(VERIFICATION_FAILED, "The auth rule has no audience configured.")
-    options = VerifyOptions(
+    options = ClaimPolicy(
         issuer=rule.issuer,
-        audience=tuple(audiences),
+        audience=tuple(rule.audiences),
+        audience_required=True,
         clock_skew=float(cloud_settings.CLOCK_SKEW_SECONDS),
         max_token_bytes=int(cloud_settings.MAX_TOKEN_BYTES),
     )
     claims = verify_jwt(token, source, options, now=now)
-    aud = claims.get("aud")
-    present = aud if isinstance(aud, list) else [aud]
-    if not any(isinstance(a, str) and a in audiences for a in present):
-        raise TokenVerificationError(VERIFICATION_FAILED, "The token's audience (aud) is not the rule's audience.")
     try:
         user = check_id(_claim(claims, rule.user_id_claim or "sub"), f"claim {rule.user_id_claim}")
         org = _claim(claims, rule.org_id_claim) if rule.org_id_claim else None

@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
-from chatauth.conf import clerk_settings
-from chatauth.errors import TokenVerificationError
-from chatauth.principal import ANONYMOUS, AuthFailure, AuthState, Principal, TokenSource
-from chatauth.tokens import verify_session_token
-from chatauth.users import get_or_create_clerk_user
+from chatauth.caller import ANONYMOUS, AuthFailure, AuthState, Principal, TokenSource
+from chatauth.clerk.conf import clerk_settings
+from chatauth.clerk.tokens import verify_session_token
+from chatauth.clerk.users import get_or_create_clerk_user
+from chatauth.jwt import TokenVerificationError
 from config.middleware import HybridMiddleware
 
 logger = logging.getLogger(__name__)

@@ -10,15 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
-class TokenVerificationError(Exception):
-    """A session token failed one of the checks; `reason` uses Clerk's reason codes."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 

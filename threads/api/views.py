@@ -25,13 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatauth.authentication import IsSignedIn
-from chatauth.principal import Workspace
+from chatauth.caller import Workspace
+from chatauth.drf import IsSignedIn
 from threads import services
-from threads.conf import threads_settings
-from threads.models import Message, Thread
-from threads.pagination import decode_cursor, encode_cursor, page_limit
-from threads.serializers import (
+from threads.api.serializers import (
     MessageCreateSerializer,
     MessageListSerializer,
     MessageSerializer,
@@ -41,6 +38,9 @@ from threads.serializers import (
     ThreadSerializer,
     ThreadUpdateSerializer,
 )
+from threads.conf import threads_settings
+from threads.models import Message, Thread
+from threads.pagination import decode_cursor, encode_cursor, page_limit
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -277,7 +277,7 @@ class MessageDetailView(WorkspaceAPIView):
 class ClerkSessionScheme(OpenApiAuthenticationExtension):
     """Document the Clerk session token as what it is on the wire: a Bearer JWT."""
 
-    target_class = "chatauth.authentication.ClerkSessionAuthentication"
+    target_class = "chatauth.drf.ClerkSessionAuthentication"
     name = "clerkSession"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""The one JWT reader of the project: compact-form decoding and the registered-claim checks.
+
+Every credential that is a JWT (Clerk session tokens, provider JWTs on /v1, this service's own workspace
+tokens) is split by `decode_unverified` and its `sub`/`aud`/`azp`/`iss`/`exp`/`nbf`/`iat` are checked by
+`check_claims`, parameterised by a `ClaimPolicy`. The differences between credentials are policy (is an
+audience required, are `nbf`/`iat` required, how long may a token live), never a second implementation.
+Signature checks stay with each credential, since each pins its own algorithms and keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import RSAAlgorithm
+
+INVALID = "token-invalid"
+VERIFICATION_FAILED = "token-verification-failed"
+INVALID_AUTHORIZED_PARTIES = "token-invalid-authorized-parties"
+INVALID_ISSUER = "token-invalid-issuer"
+EXPIRED = "token-expired"
+NOT_ACTIVE_YET = "token-not-active-yet"
+IAT_IN_THE_FUTURE = "token-iat-in-the-future"
+SESSION_ALGORITHMS = ("RS256", "RS384", "RS512")
+M2M_TOKEN_CATEGORY = "cl_B7d4PD333AAA"
+INVALID_ALGORITHM = "token-invalid-algorithm"
+INVALID_SIGNATURE = "token-invalid-signature"
+
+_HASHES = {"RS256": RSAAlgorithm.SHA256, "RS384": RSAAlgorithm.SHA384, "RS512": RSAAlgorithm.SHA512}
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
+class KeySource(Protocol):
+    """Resolves the RSA key a token's `kid` names (PEM, remote JWKS, dev issuer)."""
+
+    def key_for(self, kid: str | None) -> RSAPublicKey: ...
+
+
+class TokenVerificationError(Exception):
+    """A token failed one of the checks; `reason` uses Clerk's reason codes."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPolicy:
+    """What a credential demands of its claims.
+
+    - `audience`: accepted `aud` values. With `audience_required` the token must carry one of them
+      (provider JWTs); otherwise `aud` is checked only when both sides have one, as Clerk's SDK does.
+    - `require_times`: `nbf` and `iat` must be present (workspace tokens always carry them).
+    - `iat_leeway`: extra seconds an `iat` may lie in the future (workspace tokens are valid from iat - 10 s).
+    - `max_lifetime`: longest allowed `exp - iat`; a longer-lived token was not minted by this configuration.
+    - `malformed_reason`: the reason code for a missing or mistyped claim.
+    """
+
+    issuer: str = ""
+    authorized_parties: Sequence[str] = ()
+    audience: Sequence[str] = ()
+    audience_required: bool = False
+    clock_skew: float = 5.0
+    max_token_bytes: int = 8192
+    require_times: bool = False
+    iat_leeway: float = 0.0
+    max_lifetime: float | None = None
+    malformed_reason: str = VERIFICATION_FAILED
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number (1e999 parses as infinity: not a time)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {value}")
+
+
+def b64url_decode(part: str) -> bytes:
+    if any(c not in _B64URL for c in part):
+        raise ValueError("not base64url")
+    bare = part.rstrip("=")
+    decoded = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != bare:
+        raise ValueError("non-canonical base64url")  # stray trailing bits, as Clerk's decoder refuses
+    return decoded
+
+
+def _json_object(part: str) -> dict[str, Any]:
+    """A JSON part as an object; other JSON values read as an empty object, as JS destructuring does."""
+    value = json.loads(b64url_decode(part), parse_constant=_reject_constant)
+    return value if isinstance(value, dict) else {}
+
+
+def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """Split and decode a compact JWS; any malformation is `token-invalid`."""
+    if len(token) > max_bytes:
+        raise TokenVerificationError(INVALID, f"Token is longer than {max_bytes} bytes.")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenVerificationError(INVALID, "Invalid JWT form. A JWT consists of three parts separated by dots.")
+    try:
+        header = _json_object(parts[0])
+        payload = _json_object(parts[1])
+        signature = b64url_decode(parts[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
+        raise TokenVerificationError(
+            INVALID, "Invalid JWT form. The header, payload, or signature could not be decoded."
+        ) from exc
+    return header, payload, signature
+
+
+def signing_input(token: str) -> bytes:
+    return token.rsplit(".", 1)[0].encode()
+
+
+def check_claims(payload: dict[str, Any], policy: ClaimPolicy, *, now: float) -> None:
+    """The registered-claim assertions, in Clerk's order; raises `TokenVerificationError`."""
+    bad = policy.malformed_reason
+    if not isinstance(payload.get("sub"), str):
+        raise TokenVerificationError(bad, "Subject claim (sub) is required and must be a string.")
+    _check_audience(payload.get("aud"), policy)
+    if policy.authorized_parties:
+        azp = payload.get("azp")
+        if not azp or azp not in policy.authorized_parties:
+            raise TokenVerificationError(
+                INVALID_AUTHORIZED_PARTIES, f"Invalid JWT Authorized party claim (azp) {json.dumps(azp)}."
+            )
+    if policy.issuer:
+        iss = payload.get("iss")
+        if not isinstance(iss, str) or iss != policy.issuer:
+            raise TokenVerificationError(INVALID_ISSUER, f"Invalid JWT issuer claim (iss) {json.dumps(iss)}.")
+    skew = policy.clock_skew
+    exp = payload.get("exp")
+    if not is_number(exp):
+        raise TokenVerificationError(bad, "Invalid JWT expiry date claim (exp). Expected number.")
+    if exp <= now - skew:
+        raise TokenVerificationError(EXPIRED, "JWT is expired.")
+    for claim in ("nbf", "iat"):
+        if policy.require_times and claim not in payload:
+            raise TokenVerificationError(bad, f"The {claim} claim is required.")
+    if "nbf" in payload:
+        nbf = payload["nbf"]
+        if not is_number(nbf):
+            raise TokenVerificationError(bad, "Invalid JWT not before claim (nbf). Expected number.")
+        if nbf > now + skew:
+            raise TokenVerificationError(NOT_ACTIVE_YET, "JWT cannot be used prior to its not before date (nbf).")
+    if "iat" in payload:
+        iat = payload["iat"]
+        if not is_number(iat):
+            raise TokenVerificationError(bad, "Invalid JWT issued at claim (iat). Expected number.")
+        if iat > now + skew + policy.iat_leeway:
+            raise TokenVerificationError(IAT_IN_THE_FUTURE, "JWT issued at date claim (iat) is in the future.")
+        if policy.max_lifetime is not None and exp - iat > policy.max_lifetime + skew:
+            raise TokenVerificationError(INVALID, "The token lives longer than allowed.")
+
+
+def _check_audience(aud: Any, policy: ClaimPolicy) -> None:
+    expected = [a for a in policy.audience if a]
+    present = [a for a in (aud if isinstance(aud, list) else [aud]) if a]
+    if policy.audience_required:
+        if not expected:
+            raise TokenVerificationError(VERIFICATION_FAILED, "No audience is configured for this issuer.")
+        if not present:
+            raise TokenVerificationError(VERIFICATION_FAILED, "The token has no audience (aud).")
+    elif not expected or not present:
+        return  # Clerk checks `aud` only when both an audience is configured and the token carries one
+    if isinstance(aud, str):
+        ok = aud in expected
+    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        ok = any(a in expected for a in aud)
+    else:
+        ok = False
+    if not ok:
+        raise TokenVerificationError(VERIFICATION_FAILED, f"Invalid JWT audience claim (aud) {json.dumps(aud)}.")
+
+
+def verify_jwt(
+    token: str, key_source: KeySource, policy: ClaimPolicy, *, now: float | None = None
+) -> dict[str, Any]:
+    """Verify an RS256/384/512 JWT (Clerk sessions, provider JWTs) with `key_source` and `policy`; its claims."""
+    header, payload, signature = decode_unverified(token, policy.max_token_bytes)
+    if header.get("cat") == M2M_TOKEN_CATEGORY:
+        raise TokenVerificationError(INVALID, "Invalid session token category.")
+    if "typ" in header and header["typ"] != "JWT":
+        raise TokenVerificationError(INVALID, f'Invalid JWT type {json.dumps(header["typ"])}. Expected "JWT".')
+    alg = header.get("alg")
+    if alg not in SESSION_ALGORITHMS:
+        raise TokenVerificationError(
+            INVALID_ALGORITHM, f"Invalid JWT algorithm {json.dumps(alg)}. Supported: {','.join(SESSION_ALGORITHMS)}."
+        )
+    kid = header.get("kid")
+    key = key_source.key_for(kid if isinstance(kid, str) else None)
+    if not RSAAlgorithm(_HASHES[alg]).verify(signing_input(token), key, signature):
+        raise TokenVerificationError(INVALID_SIGNATURE, "JWT signature is invalid.")
+    check_claims(payload, policy, now=time.time() if now is None else now)
+    return payload
