@@ -206,11 +206,13 @@ import json, django
 django.setup()
 from django.db.models import Count, Q
 from threads.models import Message, Thread
-threads = Thread.all_workspaces.filter(id__startswith="bench_")
+threads = Thread.unscoped_for_operators.filter(id__startswith="bench_")
 print(json.dumps({
     "threads": threads.count(),
     "untitled": threads.filter(Q(title__isnull=True) | Q(title="")).count(),
-    "assistant": dict(Message.all_workspaces.filter(role="assistant").values_list("status").annotate(n=Count("id"))),
+    "assistant": dict(
+        Message.unscoped_for_operators.filter(role="assistant").values_list("status").annotate(n=Count("id"))
+    ),
 }))
 """
 

@@ -126,7 +126,7 @@ def main() -> None:
 
         with override_settings(CLOUD={"SIGNING_KEYS": [{"kid": "bench-rs", "private_key": rsa_pem}, HS_KEY]}):
             rs_token = mint(workspace)
-            assert authenticate_request(session_request).principal is not None
+            assert authenticate_request(session_request).caller is not None
             for token, meta in (
                 (hs_token, {}),
                 (rs_token, {}),

@@ -80,7 +80,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class AuthRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "provider", "issuer", "audience", "enabled"]
     list_filter = ["provider", "enabled"]
-    fields = ["name", "provider", "issuer", "jwks_url", "audience", "user_id_claim", "org_id_claim", "enabled"]
+    fields = [
+        "name",
+        "provider",
+        "issuer",
+        "jwks_url",
+        "audience",
+        "user_id_claim",
+        "org_id_claim",
+        "shares_clerk_users",
+        "enabled",
+    ]
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "jwks_url":

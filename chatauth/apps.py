@@ -7,4 +7,6 @@ class ChatauthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chatauth.clerk import checks  # noqa: F401  (registers system checks)
+        # Every system check of the app is registered here, and only here.
+        from chatauth.clerk import checks  # noqa: F401
+        from chatauth.cloud import checks as cloud_checks  # noqa: F401

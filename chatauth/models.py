@@ -1,8 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-from chatauth.cloud import conf as cloud_conf  # noqa: F401  (registers the CLOUD system checks at start-up)
-
 
 class ClerkIdentity(models.Model):
     """Links a Clerk user id to the Django user that stands for it in this service.
@@ -67,6 +65,14 @@ class AuthRule(models.Model):
         default="",
         help_text="Claim naming the organization (dotted path, e.g. o.id); blank: personal workspaces only.",
     )
+    shares_clerk_users = models.BooleanField(
+        default=False,
+        help_text=(
+            "Off (the default): this issuer's users and organizations get workspaces of their own, so a token "
+            "from it can never name a Clerk user's data. On: its ids ARE Clerk ids (a Clerk JWT template of "
+            "this deployment's own Clerk instance), and its users see their Clerk workspaces."
+        ),
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -75,6 +81,11 @@ class AuthRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.issuer})"
+
+    @property
+    def namespace(self) -> str | None:
+        """The prefix of this issuer's ids in workspace keys, or None when they are Clerk's own ids."""
+        return None if self.shares_clerk_users else f"p{self.pk}"
 
     @property
     def audiences(self) -> list[str]:

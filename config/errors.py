@@ -10,6 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+class ApiError(exceptions.APIException):
+    """An API error with its own code and status, rendered as `{"error": code, "message": message}`."""
+
+    def __init__(self, code: str, message: str, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 
@@ -43,8 +51,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("invalid_request", "; ".join(_flatten(exc.detail)), details=exc.detail)
-    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        body = error_body(getattr(exc, "reason", None) or "unauthorized", str(exc.detail))
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        body = error_body("unauthorized", str(exc.detail))
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        # The code is the credential's reason (Clerk's codes: token-expired, ...); DRF's default says nothing.
+        code = exc.get_codes()
+        reason = code if isinstance(code, str) and code != "authentication_failed" else "unauthorized"
+        body = error_body(reason, str(exc.detail))
     elif isinstance(exc, exceptions.APIException):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         body = error_body(str(code), str(exc.detail))

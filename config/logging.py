@@ -96,7 +96,7 @@ class RequestIdMiddleware(HybridMiddleware):
 
     def _finish(self, request: HttpRequest, response: HttpResponse, request_id: str, started: float) -> HttpResponse:
         response[REQUEST_ID_HEADER] = request_id
-        principal = getattr(request, "principal", None)
+        caller = getattr(request, "caller", None)  # set by whichever face authenticated the request
         request_logger.info(
             "%s %s %s",
             request.method,
@@ -108,8 +108,9 @@ class RequestIdMiddleware(HybridMiddleware):
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "user_id": getattr(principal, "user_id", None),
-                "org_id": getattr(principal, "org_id", None),
+                "user_id": getattr(caller, "user_id", None),
+                "org_id": getattr(caller, "org_id", None),
+                "auth": getattr(caller, "via", None),
             },
         )
         return response

@@ -117,25 +117,15 @@ _dev_issuer_mode = env.str("CLERK_DEV_ISSUER", default="auto").lower()
 if _dev_issuer_mode not in {"auto", "off", "force"}:
     raise ImproperlyConfigured("CLERK_DEV_ISSUER must be one of auto, off, force.")
 
-# The chatauth namespace: read through `chatauth.clerk.conf.clerk_settings`.
-CLERK = {
-    "JWT_KEY": env.str("CLERK_JWT_KEY", default="").replace("\\n", "\n"),
-    "JWKS_URL": env.str("CLERK_JWKS_URL", default=""),
-    "PUBLISHABLE_KEY": env.str("CLERK_PUBLISHABLE_KEY", default=""),
-    "SECRET_KEY": env.str("CLERK_SECRET_KEY", default=""),
-    "API_URL": env.str("CLERK_API_URL", default="https://api.clerk.com"),
-    "ISSUER": env.str("CLERK_ISSUER", default=""),
-    "AUTHORIZED_PARTIES": env.list("CLERK_AUTHORIZED_PARTIES", default=[]),
-    "AUDIENCES": env.list("CLERK_AUDIENCES", default=[]),
-    "CLOCK_SKEW_SECONDS": env.int("CLERK_CLOCK_SKEW_SECONDS", default=5),
-    "JWKS_CACHE_TTL_SECONDS": env.int("CLERK_JWKS_CACHE_TTL_SECONDS", default=3600),
-    "JWKS_REFRESH_INTERVAL_SECONDS": env.int("CLERK_JWKS_REFRESH_INTERVAL_SECONDS", default=60),
-    "JWKS_TIMEOUT_SECONDS": env.float("CLERK_JWKS_TIMEOUT_SECONDS", default=3.0),
-    "MAX_TOKEN_BYTES": env.int("CLERK_MAX_TOKEN_BYTES", default=8192),
-    "ACCEPT_PENDING_SESSIONS": env.bool("CLERK_ACCEPT_PENDING_SESSIONS", default=False),
-    "DEV_ISSUER": _dev_issuer_mode == "force" or (_dev_issuer_mode == "auto" and DEBUG and not _clerk_configured),
-    "DEV_KEY_FILE": env.str("CLERK_DEV_KEY_FILE", default=str(BASE_DIR / "var" / "dev_issuer_key.pem")),
-}
+# App settings namespaces. Each app declares its settings and defaults once (its `DEFAULTS`) and reads them
+# lazily from the environment (`CLERK_*`, `THREADS_*`, `CHAT_*`, `CLOUD_*`, ...) through config.appsettings;
+# these dicts hold only explicit overrides (tests set them). Every variable is listed in the README.
+CLERK: dict = {}
+THREADS: dict = {}
+CHAT: dict = {}
+CLOUD: dict = {}
+OPS: dict = {}
+WEBAPP: dict = {}
 
 # Logs: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or plain text, each record
 # stamped with the request id (see config/logging.py). Headers, cookies and tokens are never logged.
@@ -160,70 +150,6 @@ LOGGING = {
     },
 }
 
-# The threads namespace (REST API for chat threads/messages): read through `threads.conf`.
-THREADS: dict = {
-    "MAX_CONTENT_BYTES": env.int("THREADS_MAX_CONTENT_BYTES", default=256 * 1024),
-    "MAX_METADATA_BYTES": env.int("THREADS_MAX_METADATA_BYTES", default=16 * 1024),
-    "MAX_BODY_BYTES": env.int("THREADS_MAX_BODY_BYTES", default=1024 * 1024),
-    "PAGE_SIZE": env.int("THREADS_PAGE_SIZE", default=20),
-    "MAX_PAGE_SIZE": env.int("THREADS_MAX_PAGE_SIZE", default=100),
-}
-
-# The chat namespace (/api/chat streaming endpoint): read through `threads.chat.conf`.
-CHAT: dict = {
-    "OPENAI_API_KEY": env.str("OPENAI_API_KEY", default=""),
-    "OPENAI_BASE_URL": env.str("OPENAI_BASE_URL", default=""),
-    "MODEL": env.str("CHAT_MODEL", default="gpt-4o-mini"),
-    "TITLE_MODEL": env.str("CHAT_TITLE_MODEL", default=""),
-    # The offline development model: on in DEBUG when no OPENAI_API_KEY is set (or forced with CHAT_DEV_MODEL).
-    "DEV_MODEL": env.bool("CHAT_DEV_MODEL", default=DEBUG),
-    "SYSTEM_PROMPT": env.str("CHAT_SYSTEM_PROMPT", default="You are a helpful assistant."),
-    "MAX_BODY_BYTES": env.int("CHAT_MAX_BODY_BYTES", default=1024 * 1024),
-    "MAX_MESSAGES": env.int("CHAT_MAX_MESSAGES", default=200),
-    "MAX_OUTPUT_TOKENS": env.int("CHAT_MAX_OUTPUT_TOKENS", default=4096),
-    "CONNECT_TIMEOUT_SECONDS": env.float("CHAT_CONNECT_TIMEOUT_SECONDS", default=10.0),
-    "READ_TIMEOUT_SECONDS": env.float("CHAT_READ_TIMEOUT_SECONDS", default=60.0),
-    "MAX_DURATION_SECONDS": env.int("CHAT_MAX_DURATION_SECONDS", default=300),
-    "KEEPALIVE_SECONDS": env.float("CHAT_KEEPALIVE_SECONDS", default=15.0),
-    "RATE_LIMIT_REQUESTS": env.int("CHAT_RATE_LIMIT_REQUESTS", default=30),
-    "RATE_LIMIT_WINDOW_SECONDS": env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60),
-    "MAX_CONCURRENT_STREAMS": env.int("CHAT_MAX_CONCURRENT_STREAMS", default=3),
-    # Chat database calls in flight per worker process (each holds a connection for a few milliseconds).
-    "DB_CONCURRENCY": env.int("CHAT_DB_CONCURRENCY", default=16),
-    # Resumable generations need Redis: on by default when the shared cache is Redis.
-    "RESUMABLE": env.bool("CHAT_RESUMABLE", default=CACHES["default"]["BACKEND"].endswith("RedisCache")),
-    "REDIS_URL": env.str(
-        "CHAT_REDIS_URL",
-        default=CACHES["default"]["LOCATION"] if CACHES["default"]["BACKEND"].endswith("RedisCache") else "",
-    ),
-    "LEASE_SECONDS": env.int("CHAT_LEASE_SECONDS", default=15),
-    "LOG_TTL_SECONDS": env.int("CHAT_LOG_TTL_SECONDS", default=600),
-}
-
-# The cloud namespace (workspace tokens, API keys, /v1 Assistant Cloud API): read through `chatauth.cloud.conf`.
-CLOUD: dict = {
-    # Workspace-token keys: JSON list of {"kid", "secret"} (HS256, >= 32 chars) or {"kid", "private_key"} (RS256 PEM).
-    # The first signs, all verify. Unset: one HS256 key derived from SECRET_KEY (fine for one deployment; set
-    # explicit keys to rotate without downtime).
-    "SIGNING_KEYS": env.json("CLOUD_SIGNING_KEYS", default=[]),
-    "TOKEN_TTL_SECONDS": env.int("CLOUD_TOKEN_TTL_SECONDS", default=300),
-    "TOKEN_ISSUER": env.str("CLOUD_TOKEN_ISSUER", default="chat-backend"),
-    "CLOCK_SKEW_SECONDS": env.int("CLOUD_CLOCK_SKEW_SECONDS", default=5),
-    "WORKSPACE_ID_FORMAT": env.str("CLOUD_WORKSPACE_ID_FORMAT", default="{org_id}:{user_id}"),
-    "PROJECT_ID": env.str("CLOUD_PROJECT_ID", default="default"),
-    "ANONYMOUS_ENABLED": env.bool("CLOUD_ANONYMOUS_ENABLED", default=False),
-    "REFRESH_TOKEN_TTL_SECONDS": env.int("CLOUD_REFRESH_TOKEN_TTL_SECONDS", default=30 * 24 * 3600),
-    "JWKS_CACHE_TTL_SECONDS": env.int("CLOUD_JWKS_CACHE_TTL_SECONDS", default=3600),
-    "JWKS_REFRESH_INTERVAL_SECONDS": env.int("CLOUD_JWKS_REFRESH_INTERVAL_SECONDS", default=60),
-    "JWKS_TIMEOUT_SECONDS": env.float("CLOUD_JWKS_TIMEOUT_SECONDS", default=3.0),
-    "CORS_ALLOWED_ORIGINS": env.list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]),
-}
-
-# The ops namespace (webhooks, production start-up checks): read by threads.webhooks and threads.web.health.
-OPS: dict = {
-    # The Svix signing secret of the Clerk webhook endpoint (whsec_...); unset: /webhooks/clerk answers 503.
-    "CLERK_WEBHOOK_SIGNING_SECRET": env.str("CLERK_WEBHOOK_SIGNING_SECRET", default=""),
-}
 
 # HTTPS behind a TLS-terminating load balancer: all off by default, turn them on in production.
 if env.bool("SECURE_PROXY_SSL", default=False):

@@ -1,5 +1,5 @@
 """Read-only Django admin for chat data: operators browse every workspace, so this is the one place
-(with management commands) that uses the unscoped `all_workspaces` managers.
+(with management commands) that uses the unscoped `unscoped_for_operators` managers.
 
 The site is `config.admin.StaffOnlyAdminSite`: Django staff accounts only, never Clerk-linked users.
 """
@@ -33,6 +33,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Operators see every workspace; the models' default managers refuse unscoped queries.
+        return self.model.unscoped_for_operators.all()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Every field read-only: no form field is built, so no relation is queried through a scoped manager.
+        return [*super().get_readonly_fields(request, obj), *(f.name for f in self.model._meta.fields)]
+
 
 def _content_text(content: Any) -> str:
     text = json.dumps(content, ensure_ascii=False, sort_keys=True)
@@ -60,7 +68,9 @@ def tree_order(messages: list[Message]) -> list[Message]:
 
 def message_total() -> Coalesce:
     """A correlated count per listed row: no GROUP BY over every thread of every workspace."""
-    counts = Message.all_workspaces.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("pk"))
+    counts = (
+        Message.unscoped_for_operators.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("pk"))
+    )
     return Coalesce(Subquery(counts.values("n"), output_field=IntegerField()), 0)
 
 
@@ -88,7 +98,7 @@ class ThreadAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
-        qs = Thread.all_workspaces.annotate(message_total=message_total())
+        qs = Thread.unscoped_for_operators.annotate(message_total=message_total())
         return qs.order_by(*(self.get_ordering(request) or ()))
 
     @admin.display(description="messages", ordering="message_total")
@@ -98,7 +108,7 @@ class ThreadAdmin(ReadOnlyAdmin):
     @admin.display(description="messages (tree order)")
     def message_tree(self, obj: Thread) -> SafeString | str:
         rows = list(
-            Message.all_workspaces.filter(thread_id=obj.pk)
+            Message.unscoped_for_operators.filter(thread_id=obj.pk)
             .select_related("parent")
             .order_by("height", "created_at", "id")[: MAX_TREE_MESSAGES + 1]
         )
@@ -137,7 +147,7 @@ class MessageAdmin(ReadOnlyAdmin):
     raw_id_fields = ("thread", "parent")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
-        qs = Message.all_workspaces.select_related("thread")
+        qs = Message.unscoped_for_operators.select_related("thread")
         return qs.order_by(*(self.get_ordering(request) or ("-created_at",)))
 
 

@@ -7,4 +7,6 @@ class ThreadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from threads.chat import checks  # noqa: F401  (registers system checks)
+        # Every system check of the app is registered here, and only here.
+        from threads import checks  # noqa: F401
+        from threads.chat import checks as chat_checks  # noqa: F401

@@ -8,7 +8,6 @@ from django.db import models
 from django.db.models import Q
 
 from chatauth.caller import Workspace
-from threads import conf  # noqa: F401  (registers the THREADS settings check at app load)
 from threads.scoping import WorkspaceScopedManager
 
 MESSAGE_STATUSES = ("complete", "incomplete", "in_progress", "stopped")
@@ -47,11 +46,11 @@ class Thread(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(db_default=models.functions.Now())
 
-    all_workspaces = models.Manager.from_queryset(ThreadQuerySet)()
     objects = ThreadManager()
+    unscoped_for_operators = models.Manager.from_queryset(ThreadQuerySet)()
 
     class Meta:
-        default_manager_name = "all_workspaces"
+        default_manager_name = "objects"
         indexes = [
             # The workspace's thread list: equality on (workspace, archived), range on the sort key.
             models.Index(fields=["workspace_key", "is_archived", "-last_message_at", "-id"], name="thread_ws_list_idx"),
@@ -93,11 +92,11 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    all_workspaces = models.Manager()
+    unscoped_for_operators = models.Manager()
     objects = MessageManager()
 
     class Meta:
-        default_manager_name = "all_workspaces"
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["thread", "message_id"], name="message_id_unique_per_thread"),
         ]
@@ -115,6 +114,14 @@ class Message(models.Model):
         return self.parent.message_id if self.parent_id else None
 
 
+class MessageFeedbackManager(WorkspaceScopedManager):
+    workspace_lookup = "message__thread__workspace_key"
+
+
+class RunReportManager(WorkspaceScopedManager):
+    workspace_lookup = "thread__workspace_key"
+
+
 class MessageFeedback(models.Model):
     """A thumbs up/down on a message, as the assistant-cloud client sends it."""
 
@@ -123,7 +130,11 @@ class MessageFeedback(models.Model):
     comment = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = models.Manager()
+    unscoped_for_operators = models.Manager()
+    objects = MessageFeedbackManager()
+
+    class Meta:
+        default_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.type} on {self.message_id}"
@@ -142,9 +153,11 @@ class RunReport(models.Model):
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = models.Manager()
+    unscoped_for_operators = models.Manager()
+    objects = RunReportManager()
 
     class Meta:
+        default_manager_name = "objects"
         indexes = [models.Index(fields=["thread", "created_at"], name="runreport_thread_idx")]
 
     def __str__(self) -> str:

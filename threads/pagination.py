@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from rest_framework.exceptions import ValidationError
 
@@ -40,11 +41,29 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return moment, thread_id
 
 
-def page_limit(raw: str | None) -> int:
-    """`limit` from the query string: a positive integer, silently capped at THREADS MAX_PAGE_SIZE."""
+def page_limit(raw: str | None, *, messages: bool = False) -> int:
+    """`limit` from the query string, the same rule on both faces. Threads: absent means THREADS PAGE_SIZE,
+    at most MAX_PAGE_SIZE. Messages: absent means, and at most, MESSAGE_PAGE_SIZE (the assistant-cloud client
+    asks for 200). Anything else is a 400 naming the bound."""
+    default = threads_settings.MESSAGE_PAGE_SIZE if messages else threads_settings.PAGE_SIZE
+    maximum, setting = (
+        (threads_settings.MESSAGE_PAGE_SIZE, "THREADS_MESSAGE_PAGE_SIZE")
+        if messages
+        else (threads_settings.MAX_PAGE_SIZE, "THREADS_MAX_PAGE_SIZE")
+    )
     if raw is None or raw == "":
-        return threads_settings.PAGE_SIZE
+        return default
     # ASCII digits only: int() would also take " 3", "+3", "1_0" and non-ASCII digits.
-    if not (raw.isascii() and raw.isdigit()) or int(raw[:12]) < 1:
-        raise ValidationError({"limit": ["A positive integer is required."]})
-    return min(int(raw[:12]), threads_settings.MAX_PAGE_SIZE)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
+        raise ValidationError({"limit": [f"Must be an integer from 1 to {maximum} ({setting})."]})
+    return int(raw)
+
+
+def query_bool(params: Any, name: str) -> bool:
+    """A `true`/`false` query parameter; absent is false."""
+    raw = params.get(name)
+    if raw in (None, "", "false"):
+        return False
+    if raw == "true":
+        return True
+    raise ValidationError({name: ["Must be 'true' or 'false'."]})

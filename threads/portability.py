@@ -1,7 +1,7 @@
 """Export, import and delete one user's or one organization's chat data, for operators.
 
 This is operator code (management commands, Clerk webhooks), so it reads through
-`Thread.all_workspaces`: the selection is by the `user_id` / `org_id` columns, across workspaces.
+`Thread.unscoped_for_operators`: the selection is by the `user_id` / `org_id` columns, across workspaces.
 
 The export is one JSON document, written thread by thread so memory stays flat:
 
@@ -56,7 +56,7 @@ class Selection:
             raise PortabilityError("select a user, an organization, or both")
 
     def threads(self) -> QuerySet[Thread]:
-        qs = Thread.all_workspaces.all()
+        qs = Thread.unscoped_for_operators.all()
         if self.user_id is not None:
             qs = qs.filter(user_id=self.user_id)
         if self.org_id is not None:
@@ -106,15 +106,19 @@ def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
 
 def _thread_documents(thread_ids: list[str]) -> Iterator[dict[str, Any]]:
     """Full documents for a batch of threads: four queries, whatever the batch size."""
-    threads = Thread.all_workspaces.filter(id__in=thread_ids).order_by("created_at", "id")
+    threads = Thread.unscoped_for_operators.filter(id__in=thread_ids).order_by("created_at", "id")
     messages: dict[str, list[Message]] = {}
-    for message in Message.all_workspaces.filter(thread_id__in=thread_ids).order_by("height", "created_at", "id"):
+    for message in Message.unscoped_for_operators.filter(thread_id__in=thread_ids).order_by(
+        "height", "created_at", "id"
+    ):
         messages.setdefault(message.thread_id, []).append(message)
     feedback: dict[int, list[MessageFeedback]] = {}
-    for item in MessageFeedback.objects.filter(message__thread_id__in=thread_ids).order_by("created_at", "id"):
+    for item in MessageFeedback.unscoped_for_operators.filter(message__thread_id__in=thread_ids).order_by(
+        "created_at", "id"
+    ):
         feedback.setdefault(item.message_id, []).append(item)
     reports: dict[str, list[RunReport]] = {}
-    for report in RunReport.objects.filter(thread_id__in=thread_ids).order_by("created_at", "id"):
+    for report in RunReport.unscoped_for_operators.filter(thread_id__in=thread_ids).order_by("created_at", "id"):
         reports.setdefault(report.thread_id, []).append(report)
 
     for thread in threads:
@@ -379,7 +383,7 @@ def import_threads(
     counts = Counts()
     try:
         with transaction.atomic():
-            existing = list(Thread.all_workspaces.filter(id__in=ids).values_list("id", flat=True))
+            existing = list(Thread.unscoped_for_operators.filter(id__in=ids).values_list("id", flat=True))
             if existing and not replace:
                 shown = ", ".join(sorted(existing)[:5]) + (" ..." if len(existing) > 5 else "")
                 raise PortabilityError(
@@ -387,7 +391,7 @@ def import_threads(
                     "Delete them first or import with --replace."
                 )
             for batch in _batches(existing, batch_size):
-                Thread.all_workspaces.filter(id__in=batch).delete()
+                Thread.unscoped_for_operators.filter(id__in=batch).delete()
             for done, (plan, groups) in enumerate(zip(planned, generations, strict=True), start=1):
                 _write_thread(plan, groups, counts)
                 if progress and (done % batch_size == 0 or done == len(planned)):
@@ -402,7 +406,9 @@ def _write_thread(plan: _PlannedThread, groups: list[list[tuple[Message, str | N
     thread.save(force_insert=True)
     # auto_now/auto_now_add overwrite timestamps on insert; put the exported ones back.
     thread.created_at, thread.updated_at = plan.times
-    Thread.all_workspaces.filter(pk=thread.pk).update(created_at=thread.created_at, updated_at=thread.updated_at)
+    Thread.unscoped_for_operators.filter(pk=thread.pk).update(
+        created_at=thread.created_at, updated_at=thread.updated_at
+    )
 
     pk_by_message_id: dict[str, int] = {}
     times = {m.message_id: t for m, _, t in plan.messages}
@@ -412,7 +418,7 @@ def _write_thread(plan: _PlannedThread, groups: list[list[tuple[Message, str | N
             message.parent_id = pk_by_message_id[parent_id] if parent_id is not None else None
         objs = [m for m, _ in group]
         if connection.features.can_return_rows_from_bulk_insert:
-            Message.all_workspaces.bulk_create(objs)
+            Message.unscoped_for_operators.bulk_create(objs)
         else:  # pragma: no cover - every supported backend returns ids
             for obj in objs:
                 obj.save(force_insert=True)
@@ -421,24 +427,24 @@ def _write_thread(plan: _PlannedThread, groups: list[list[tuple[Message, str | N
     for message in created:
         message.created_at, message.updated_at = times[message.message_id]
     if created:
-        Message.all_workspaces.bulk_update(created, ["created_at", "updated_at"], batch_size=500)
+        Message.unscoped_for_operators.bulk_update(created, ["created_at", "updated_at"], batch_size=500)
 
     feedback = []
     for message_id, item, _ in plan.feedback:
         item.message_id = pk_by_message_id[message_id]
         feedback.append(item)
-    MessageFeedback.objects.bulk_create(feedback)
+    MessageFeedback.unscoped_for_operators.bulk_create(feedback)
     for item, (_, _, created_at) in zip(feedback, plan.feedback, strict=True):
         item.created_at = created_at
     if feedback:
-        MessageFeedback.objects.bulk_update(feedback, ["created_at"], batch_size=500)
+        MessageFeedback.unscoped_for_operators.bulk_update(feedback, ["created_at"], batch_size=500)
 
     reports = [r for r, _ in plan.reports]
-    RunReport.objects.bulk_create(reports)
+    RunReport.unscoped_for_operators.bulk_create(reports)
     for report, (_, created_at) in zip(reports, plan.reports, strict=True):
         report.created_at = created_at
     if reports:
-        RunReport.objects.bulk_update(reports, ["created_at"], batch_size=500)
+        RunReport.unscoped_for_operators.bulk_update(reports, ["created_at"], batch_size=500)
 
     counts.threads += 1
     counts.messages += len(created)
@@ -461,7 +467,7 @@ def delete_queryset(
     done = 0
     for batch in _batches(ids, batch_size):
         with transaction.atomic():
-            _, per_model = Thread.all_workspaces.filter(id__in=batch).delete()
+            _, per_model = Thread.unscoped_for_operators.filter(id__in=batch).delete()
         counts.add_deleted(per_model)
         done += len(batch)
         if progress:
@@ -479,14 +485,14 @@ def count_selection(threads: QuerySet[Thread]) -> Counts:
     """What deleting these threads would remove, without removing it."""
     return Counts(
         threads=threads.count(),
-        messages=Message.all_workspaces.filter(thread__in=threads).count(),
-        feedback=MessageFeedback.objects.filter(message__thread__in=threads).count(),
-        run_reports=RunReport.objects.filter(thread__in=threads).count(),
+        messages=Message.unscoped_for_operators.filter(thread__in=threads).count(),
+        feedback=MessageFeedback.unscoped_for_operators.filter(message__thread__in=threads).count(),
+        run_reports=RunReport.unscoped_for_operators.filter(thread__in=threads).count(),
     )
 
 
 def prunable_threads(older_than: timedelta, *, archived_only: bool) -> QuerySet[Thread]:
     """Threads untouched (no edit, no message) for longer than `older_than`."""
     cutoff = timezone.now() - older_than
-    qs = Thread.all_workspaces.filter(updated_at__lt=cutoff, last_message_at__lt=cutoff)
+    qs = Thread.unscoped_for_operators.filter(updated_at__lt=cutoff, last_message_at__lt=cutoff)
     return qs.filter(is_archived=True) if archived_only else qs

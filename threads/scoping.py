@@ -1,8 +1,12 @@
 """Workspace scoping for tenant models: the only way request code reaches chat data.
 
-`Thread.objects` and `Message.objects` refuse every query that does not start with
-`.for_workspace(workspace)`; a forgotten filter raises instead of leaking. The explicitly named
-`all_workspaces` manager is for the admin, management commands and migrations, never request code.
+Every tenant model (`Thread`, `Message`, `MessageFeedback`, `RunReport`) has the scoped manager as its
+`objects` AND its default manager, so `Model.objects`, `Model._default_manager` and
+`get_object_or_404(Model, ...)` all refuse a query that does not start with `.for_workspace(workspace)`:
+a forgotten filter raises instead of leaking. Relations from an object that was itself fetched in scope
+(`thread.messages`, `message.feedback`) stay usable. The unscoped manager is named
+`unscoped_for_operators`: for the admin, management commands and data tools, never request code (a test
+walks the request code's syntax tree to keep it so).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ class WorkspaceScopedManager(models.Manager, Generic[M]):
     workspace_lookup = "workspace_key"
 
     def get_queryset(self) -> models.QuerySet[M]:
+        if hasattr(self, "core_filters"):
+            # A related manager (`thread.messages`): bounded by an instance that was fetched in scope.
+            return super().get_queryset()
         raise UnscopedQueryError(
             f"{self.model.__name__}.objects needs a workspace: use "
             f"{self.model.__name__}.objects.for_workspace(workspace)."

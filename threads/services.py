@@ -6,13 +6,12 @@ accepts a bare thread id without one, so "missing" and "someone else's" are the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
 from chatauth.caller import Workspace
@@ -257,9 +256,35 @@ def message_update(
     return message
 
 
-def messages_in_tree_order(*, thread: Thread, format: str | None = None) -> Iterable[Message]:
+def messages_in_tree_order(*, thread: Thread, format: str | None = None) -> QuerySet[Message]:
     """Parents before children: height ascending is a topological order of the tree."""
     qs = thread.messages.select_related("parent").order_by("height", "created_at", "id")
     if format:
         qs = qs.filter(format=format)
     return qs
+
+
+def first_user_message(*, thread: Thread) -> Message | None:
+    """The thread's first user message (what titles are made from), without reading the rest."""
+    return messages_in_tree_order(thread=thread).filter(role="user").first()
+
+
+def message_page(
+    *, thread: Thread, limit: int, format: str | None = None, after: str | None = None, newest_first: bool = False
+) -> list[Message] | None:
+    """One page of the thread's messages in tree order (or its reverse), after the message with client id `after`.
+
+    Keyset on (height, created_at, id), the `message_tree_idx` order, so a page costs the same at any depth and
+    a message appended meanwhile never shifts the pages that follow. None when `after` is not a message of this
+    thread (each face decides what that means).
+    """
+    qs = messages_in_tree_order(thread=thread, format=format)
+    if newest_first:
+        qs = qs.reverse()
+    if after is not None:
+        anchor = thread.messages.filter(message_id=after).values_list("height", "created_at", "id").first()
+        if anchor is None:
+            return None
+        key = Tuple(F("height"), F("created_at"), F("id"))
+        qs = qs.filter(TupleLessThan(key, anchor) if newest_first else TupleGreaterThan(key, anchor))
+    return list(qs[:limit])

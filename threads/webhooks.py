@@ -21,13 +21,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from svix.webhooks import Webhook, WebhookVerificationError
 
+from chatauth.clerk.conf import ops_settings
 from config.errors import json_error
 from threads.portability import Counts, Selection, delete_threads
 
@@ -40,7 +40,7 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 def signing_secret() -> str:
-    return (getattr(settings, "OPS", {}) or {}).get("CLERK_WEBHOOK_SIGNING_SECRET", "")
+    return ops_settings.CLERK_WEBHOOK_SIGNING_SECRET
 
 
 def _seen_key(svix_id: str) -> str:

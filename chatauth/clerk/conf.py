@@ -7,10 +7,27 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from config.appsettings import AppSettings
+from django.conf import settings
+
+from config.appsettings import AppSettings, Setting, env
+
+KEY_VARIABLES = ("CLERK_JWT_KEY", "CLERK_JWKS_URL", "CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY")
+
+
+def dev_issuer_mode() -> str:
+    """`CLERK_DEV_ISSUER`: auto (on with DEBUG and no Clerk key), off, or force."""
+    return env.str("CLERK_DEV_ISSUER", default="auto").lower()
+
+
+def _dev_issuer_default() -> bool:
+    mode = dev_issuer_mode()
+    configured = any(env.str(name, default="") for name in KEY_VARIABLES)
+    return mode == "force" or (mode == "auto" and bool(settings.DEBUG) and not configured)
+
 
 DEFAULTS: dict[str, Any] = {
-    "JWT_KEY": "",
+    # PEM keys arrive on one line from many secret stores: "\n" stands for a newline.
+    "JWT_KEY": Setting("", parse=lambda value: value.replace("\\n", "\n")),
     "JWKS_URL": "",
     "PUBLISHABLE_KEY": "",
     "SECRET_KEY": "",
@@ -25,8 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_TIMEOUT_SECONDS": 3.0,
     "MAX_TOKEN_BYTES": 8192,
     "ACCEPT_PENDING_SESSIONS": False,
-    "DEV_ISSUER": False,
-    "DEV_KEY_FILE": "",
+    "DEV_ISSUER": Setting(_dev_issuer_default, env=""),
+    "DEV_KEY_FILE": Setting(lambda: str(settings.BASE_DIR / "var" / "dev_issuer_key.pem")),
 }
 
 DEV_ISSUER = "https://clerk.dev-issuer.localhost"
@@ -91,3 +108,6 @@ class ClerkSettings(AppSettings):
 
 
 clerk_settings = ClerkSettings("CLERK", DEFAULTS)
+
+# Operations: the Svix signing secret of the Clerk webhook endpoint (whsec_...); unset: /webhooks/clerk answers 503.
+ops_settings = AppSettings("OPS", {"CLERK_WEBHOOK_SIGNING_SECRET": Setting("", env="CLERK_WEBHOOK_SIGNING_SECRET")})

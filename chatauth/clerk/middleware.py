@@ -1,4 +1,4 @@
-"""Attach the Clerk caller to every request: `request.auth_state`, `request.principal`, `request.user`."""
+"""Attach the Clerk caller to every request, lazily: `request.clerk`, `request.user`, `request.auser`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
-from chatauth.caller import ANONYMOUS, AuthFailure, AuthState, Principal, TokenSource
+from chatauth.caller import ANONYMOUS, AuthFailure, AuthState, TokenSource
 from chatauth.clerk.conf import clerk_settings
 from chatauth.clerk.tokens import verify_session_token
 from chatauth.clerk.users import get_or_create_clerk_user
@@ -70,7 +71,7 @@ def authenticate_request(request: HttpRequest) -> AuthState:
             failure=AuthFailure("origin-not-allowed", "A cookie session on an unsafe method needs an allowed Origin.")
         )
     try:
-        principal = verify_session_token(token, source=source)
+        caller = verify_session_token(token, source=source)
     except TokenVerificationError as exc:
         logger.info("session token refused: %s", exc.reason)
         return AuthState(failure=AuthFailure(exc.reason, exc.message))
@@ -78,7 +79,7 @@ def authenticate_request(request: HttpRequest) -> AuthState:
         # Fail closed: an unexpected error (a cache outage, say) signs the caller out; it never becomes a 500.
         logger.exception("session token verification failed unexpectedly")
         return AuthState(failure=AuthFailure("token-verification-failed", "The session token could not be verified."))
-    return AuthState(principal=principal)
+    return AuthState(caller=caller)
 
 
 @lru_cache(maxsize=1)
@@ -89,47 +90,83 @@ def _admin_prefix() -> str:
         return "/admin/"
 
 
-class ClerkAuthMiddleware(HybridMiddleware):
-    """Verify the session token once per request; the Django admin is left to Django's own sessions.
+def _skipped(request: HttpRequest) -> bool:
+    """The admin uses Django's own sessions; the /v1 API has its own credentials (workspace tokens)."""
+    return request.path.startswith((_admin_prefix(), *clerk_settings.EXEMPT_PATH_PREFIXES))
 
-    A token that fails verification leaves the request anonymous, with the reason kept on
-    `request.auth_state.failure` for the 401 body. The Django user is loaded lazily, only when used.
+
+class RequestAuth:
+    """The Clerk verdict for one request, computed on first use and cached (as Django's `request.user`).
+
+    `state()` is for sync code, `await astate()` for async views: either way the token is verified at most
+    once per request, and never for a request that does not ask (static assets, health checks). Once known,
+    the caller is also put on `request.caller`, where logs and limits read it.
+    """
+
+    __slots__ = ("_request", "_state")
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._state: AuthState | None = None
+
+    def _settle(self, state: AuthState) -> AuthState:
+        self._state = state
+        if state.caller is not None:
+            self._request.caller = state.caller  # type: ignore[attr-defined]
+        return state
+
+    def state(self) -> AuthState:
+        if self._state is None:
+            self._settle(ANONYMOUS if _skipped(self._request) else authenticate_request(self._request))
+        return self._state  # type: ignore[return-value]
+
+    async def astate(self) -> AuthState:
+        if self._state is None:
+            if _skipped(self._request) or token_from_request(self._request) is None:
+                self._settle(ANONYMOUS)
+            else:
+                self._settle(await sync_to_async(authenticate_request, thread_sensitive=False)(self._request))
+        return self._state  # type: ignore[return-value]
+
+
+class ClerkAuthMiddleware(HybridMiddleware):
+    """Attach `request.clerk` (a lazy, cached `RequestAuth`), and `request.user` / `request.auser` from it.
+
+    Outside the admin, `request.user` is the Django user linked to the verified Clerk caller, or
+    `AnonymousUser`: a Django session cookie never makes an API caller somebody. The Django admin keeps
+    Django's own sessions (this middleware leaves its requests alone). A token that fails verification
+    leaves the request anonymous, with the reason on `request.clerk.state().failure` for the 401 body.
     """
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self.__acall__(request)
-        self._attach(request, self._state_for(request))
+        self._attach(request)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        if self._skipped(request) or token_from_request(request) is None:
-            state = ANONYMOUS
-        else:
-            state = await sync_to_async(authenticate_request, thread_sensitive=False)(request)
-        self._attach(request, state)
+        self._attach(request)
         return await self.get_response(request)
 
-    def _skipped(self, request: HttpRequest) -> bool:
-        """The admin uses Django's own sessions; the /v1 API has its own credentials (workspace tokens)."""
-        return request.path.startswith((_admin_prefix(), *clerk_settings.EXEMPT_PATH_PREFIXES))
-
-    def _state_for(self, request: HttpRequest) -> AuthState:
-        return ANONYMOUS if self._skipped(request) else authenticate_request(request)
-
-    def _attach(self, request: HttpRequest, state: AuthState) -> None:
-        request.auth_state = state  # type: ignore[attr-defined]
-        request.principal = state.principal  # type: ignore[attr-defined]
-        principal = state.principal
-        if principal is None:
+    def _attach(self, request: HttpRequest) -> None:
+        request.caller = None  # type: ignore[attr-defined]
+        auth = RequestAuth(request)
+        request.clerk = auth  # type: ignore[attr-defined]
+        if request.path.startswith(_admin_prefix()):
             return
-        request.user = SimpleLazyObject(lambda: _user_for(principal))  # type: ignore[assignment]
+        request.user = SimpleLazyObject(lambda: _user_for(auth.state()))  # type: ignore[assignment]
+        cached: list[Any] = []
 
         async def auser() -> Any:
-            return await sync_to_async(_user_for)(principal)
+            if not cached:
+                state = await auth.astate()
+                cached.append(await sync_to_async(_user_for)(state) if state.caller else AnonymousUser())
+            return cached[0]
 
         request.auser = auser  # type: ignore[attr-defined]
 
 
-def _user_for(principal: Principal) -> Any:
-    return get_or_create_clerk_user(principal.user_id)
+def _user_for(state: AuthState) -> Any:
+    if state.caller is None:
+        return AnonymousUser()
+    return get_or_create_clerk_user(state.caller.user_id)

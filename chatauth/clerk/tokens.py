@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatauth.caller import Principal, TokenSource
+from chatauth.caller import Caller, InvalidWorkspaceId, TokenSource, check_id
 from chatauth.jwt import INVALID, VERIFICATION_FAILED, ClaimPolicy, TokenVerificationError, is_number, verify_jwt
 
 SESSION_PENDING = "session-pending"
@@ -65,8 +65,8 @@ def _optional_str(value: Any, claim: str) -> str | None:
     return value
 
 
-def principal_from_claims(claims: dict[str, Any], *, source: TokenSource = "header") -> Principal:
-    """Claims (v1 or v2) to a `Principal`, as `@clerk/shared`'s jwtPayloadParser reads them."""
+def caller_from_claims(claims: dict[str, Any], *, source: TokenSource = "header") -> Caller:
+    """Claims (v1 or v2) to a session `Caller`, as `@clerk/shared`'s jwtPayloadParser reads them."""
     org_id = org_role = org_slug = None
     permissions: tuple[str, ...] = ()
     if claims.get("v") == 2:
@@ -91,7 +91,8 @@ def principal_from_claims(claims: dict[str, Any], *, source: TokenSource = "head
     if actor is not None and not isinstance(actor, dict):
         raise TokenVerificationError(INVALID, "Invalid actor claim (act): expected an object.")
     fva = claims.get("fva")
-    return Principal(
+    return Caller(
+        via="session",
         user_id=claims["sub"],
         session_id=_optional_str(claims.get("sid"), "sid"),
         session_status=_optional_str(claims.get("sts"), "sts"),
@@ -117,7 +118,7 @@ def session_verify_options() -> ClaimPolicy:
     )
 
 
-def verify_session_token(token: str, *, source: TokenSource = "header", now: float | None = None) -> Principal:
+def verify_session_token(token: str, *, source: TokenSource = "header", now: float | None = None) -> Caller:
     """Verify a Clerk session token with the configured keys and options; return the caller."""
     from chatauth.clerk.conf import clerk_settings
     from chatauth.keys import session_key_source
@@ -130,7 +131,14 @@ def verify_session_token(token: str, *, source: TokenSource = "header", now: flo
         raise TokenVerificationError(
             VERIFICATION_FAILED, "Token has an audience (aud): not a session token. Set CLERK_AUDIENCES to accept it."
         )
-    principal = principal_from_claims(claims, source=source)
-    if principal.session_status == "pending" and not clerk_settings.ACCEPT_PENDING_SESSIONS:
+    caller = caller_from_claims(claims, source=source)
+    try:
+        # A sub of "org_x:user_y", "anon_..." or "" would name another workspace: refused, whoever minted it.
+        check_id(caller.user_id, "The subject (sub)")
+        if caller.org_id is not None:
+            check_id(caller.org_id, "The organization id")
+    except InvalidWorkspaceId as exc:
+        raise TokenVerificationError(INVALID, f"{exc}.") from exc
+    if caller.session_status == "pending" and not clerk_settings.ACCEPT_PENDING_SESSIONS:
         raise TokenVerificationError(SESSION_PENDING, "The session is pending: treated as signed out.")
-    return principal
+    return caller

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from chatauth.caller import Workspace
-from chatauth.cloud.conf import ANONYMOUS_PREFIX, cloud_settings
+from chatauth.caller import ANONYMOUS_PREFIX, Workspace
+from chatauth.cloud.conf import cloud_settings
 from chatauth.models import AnonymousIdentity, RefreshToken
 
 

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from config.appsettings import AppSettings
+from config.appsettings import AppSettings, Setting
 
 DEFAULTS: dict[str, Any] = {
     # Workspace tokens: lifetime, issuer, leeway, signing keys (first signs, all verify).
     "TOKEN_TTL_SECONDS": 300,
     "TOKEN_ISSUER": "chat-backend",
     "CLOCK_SKEW_SECONDS": 5,
-    "SIGNING_KEYS": [],
+    "SIGNING_KEYS": Setting([], cast="json"),
     "MAX_TOKEN_BYTES": 8192,
     # How a workspace id is written: `{user_id}` alone, or this format when there is a group (org/project).
     "WORKSPACE_ID_FORMAT": "{org_id}:{user_id}",
@@ -27,6 +25,11 @@ DEFAULTS: dict[str, Any] = {
     "PROJECT_ID": "default",
     # Anonymous identities (POST /v1/auth/tokens/anonymous); off unless turned on.
     "ANONYMOUS_ENABLED": False,
+    # New anonymous identities per client address, in a sliding window: creating identities is not free.
+    "ANONYMOUS_RATE_LIMIT_REQUESTS": 20,
+    "ANONYMOUS_RATE_LIMIT_WINDOW_SECONDS": 3600,
+    # Workspace tokens minted per credential (API key, Clerk user, provider subject, refresh address) per minute.
+    "TOKEN_RATE_LIMIT_REQUESTS": 120,
     "REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,
     # Provider JWT JWKS caching (same mechanics as Clerk session keys).
     "JWKS_CACHE_TTL_SECONDS": 3600,
@@ -38,8 +41,6 @@ DEFAULTS: dict[str, Any] = {
     "CORS_MAX_AGE_SECONDS": 600,
 }
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.@+\-]{1,128}$")
-ANONYMOUS_PREFIX = "anon_"
 
 
 @dataclass(frozen=True)
@@ -114,33 +115,3 @@ class CloudSettings(AppSettings):
 
 
 cloud_settings = CloudSettings("CLOUD", DEFAULTS, reload_on=["SECRET_KEY"])
-
-
-@register(Tags.security)
-def check_cloud_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse to start with unusable signing keys or workspace-id format; nudge towards explicit keys."""
-    problems: list[CheckMessage] = []
-    cloud_settings.reload()
-    try:
-        cloud_settings.signing_keys  # noqa: B018 - parsing is the check
-    except (ImproperlyConfigured, ValueError, TypeError) as exc:
-        problems.append(Error(f"CLOUD signing keys are unusable: {exc}", id="chatauth.E101"))
-    names = re.findall(r"\{(\w+)\}", str(cloud_settings.WORKSPACE_ID_FORMAT))
-    if names.count("user_id") != 1 or len(names) != 2:
-        problems.append(
-            Error("CLOUD WORKSPACE_ID_FORMAT needs {user_id} and exactly one group placeholder.", id="chatauth.E102")
-        )
-    return problems
-
-
-@register(Tags.security, deploy=True)
-def check_cloud_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if cloud_settings.uses_derived_key:
-        return [
-            Warning(
-                "Workspace tokens are signed with a key derived from SECRET_KEY.",
-                hint="Set CLOUD_SIGNING_KEYS so keys can be rotated without downtime.",
-                id="chatauth.W101",
-            )
-        ]
-    return []

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatauth.caller import Workspace
+from chatauth.caller import InvalidWorkspaceId, Workspace, namespaced
 from chatauth.cloud.conf import cloud_settings
-from chatauth.cloud.tokens import InvalidWorkspaceId, check_id
 from chatauth.jwt import VERIFICATION_FAILED, ClaimPolicy, TokenVerificationError, verify_jwt
 from chatauth.keys import remote_source
 from chatauth.models import AuthRule
@@ -51,8 +50,10 @@ def verify_provider_token(token: str, rule: AuthRule, *, now: float | None = Non
     )
     claims = verify_jwt(token, source, options, now=now)
     try:
-        user = check_id(_claim(claims, rule.user_id_claim or "sub"), f"claim {rule.user_id_claim}")
+        user = namespaced(rule.namespace, _claim(claims, rule.user_id_claim or "sub"), f"claim {rule.user_id_claim}")
         org = _claim(claims, rule.org_id_claim) if rule.org_id_claim else None
-        return Workspace(user_id=user, org_id=check_id(org, f"claim {rule.org_id_claim}") if org else None)
+        return Workspace(
+            user_id=user, org_id=namespaced(rule.namespace, org, f"claim {rule.org_id_claim}") if org else None
+        )
     except InvalidWorkspaceId as exc:
         raise TokenVerificationError(VERIFICATION_FAILED, str(exc)) from exc

@@ -16,8 +16,8 @@ from typing import Any
 
 import jwt
 
-from chatauth.caller import Workspace
-from chatauth.cloud.conf import ANONYMOUS_PREFIX, ID_PATTERN, SigningKey, cloud_settings
+from chatauth.caller import ANONYMOUS_PREFIX, InvalidWorkspaceId, Workspace, check_id
+from chatauth.cloud.conf import SigningKey, cloud_settings
 from chatauth.jwt import INVALID, ClaimPolicy, TokenVerificationError, check_claims, decode_unverified, signing_input
 
 TOKEN_USE = "workspace"
@@ -32,18 +32,6 @@ class WorkspaceClaims:
     anonymous: bool = False
     api_key_id: str | None = None
     expires_at: float = 0.0
-
-
-class InvalidWorkspaceId(ValueError):
-    """A workspace or user id that cannot name a workspace (bad characters, reserved, or not matching)."""
-
-
-def check_id(value: Any, what: str, *, allow_anonymous: bool = False) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidWorkspaceId(f"{what} must be 1-128 characters of letters, digits and _.@+-")
-    if value.startswith(ANONYMOUS_PREFIX) and not allow_anonymous:
-        raise InvalidWorkspaceId(f"{what} may not start with the reserved prefix {ANONYMOUS_PREFIX!r}")
-    return value
 
 
 @lru_cache(maxsize=8)
@@ -162,9 +150,10 @@ def verify_decoded(
         raise TokenVerificationError("token-invalid", "Not a workspace token.")
     try:
         anonymous = claims.get("anon") is True
-        user = check_id(claims.get("sub"), "sub", allow_anonymous=anonymous)
+        user = check_id(claims.get("sub"), "sub", allow_anonymous=anonymous, allow_namespaced=True)
         org = claims.get("org_id")
-        workspace = Workspace(user_id=user, org_id=check_id(org, "org_id") if org is not None else None)
+        org_id = check_id(org, "org_id", allow_namespaced=True) if org is not None else None
+        workspace = Workspace(user_id=user, org_id=org_id)
     except InvalidWorkspaceId as exc:
         raise TokenVerificationError("token-invalid", str(exc)) from exc
     if anonymous != user.startswith(ANONYMOUS_PREFIX) or (anonymous and workspace.org_id):

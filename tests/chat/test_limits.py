@@ -46,15 +46,18 @@ def _keys(other: redis.Redis, fragment: str) -> list[bytes]:
 def test_the_request_count_is_kept_in_redis_with_an_expiry(settings, shared_cache):
     settings.CHAT = {"RATE_LIMIT_REQUESTS": 5, "RATE_LIMIT_WINDOW_SECONDS": 60}
     assert check_rate("user_l") is None
-    (key,) = _keys(shared_cache, "chat:rate:")
-    assert 0 < shared_cache.ttl(key) <= 65
+    (key,) = _keys(shared_cache, "ratelimit:chat:")
+    assert 0 < shared_cache.ttl(key) <= 60
+    assert shared_cache.zcard(key) == 1  # a sliding log: one member per request in the window
 
 
 def test_the_rate_limit_counts_every_workers_requests(settings, shared_cache):
     settings.CHAT = {"RATE_LIMIT_REQUESTS": 3, "RATE_LIMIT_WINDOW_SECONDS": 60}
     assert check_rate("user_l") is None
-    (key,) = _keys(shared_cache, "chat:rate:")
-    shared_cache.incr(key, 2)  # two requests served by another worker in the same window
+    (key,) = _keys(shared_cache, "ratelimit:chat:")
+    seconds, micros = shared_cache.time()
+    now = seconds + micros / 1_000_000
+    shared_cache.zadd(key, {"other-worker-1": now, "other-worker-2": now})  # served by another worker just now
     limited = check_rate("user_l")
     assert limited is not None and 1 <= limited.retry_after <= 60
 

@@ -75,7 +75,8 @@ def test_a_failing_model_falls_back_to_the_first_words_of_the_question(chat_on, 
     _thread_with_question("user_t", "thread_t5", "Explain the  difference between TCP and UDP please, in detail")
     chat_on.script(Reply(status=500))
     response = _regenerate(live_server_url, "thread_t5", make_token("user_t"))
-    assert response.json()["title"] == "Explain the difference between TCP and UDP please"
+    # The one title rule of both faces: plain text, at most 48 characters, cut at a word.
+    assert response.json()["title"] == "Explain the difference between TCP and UDP"
 
 
 def test_offline_development_model_titles_from_the_question(settings: Any, dev_issuer_on, live_server_url, make_token):

@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _settings_in_subprocess(**env: str) -> dict[str, Any]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "DEBUG", "SECRET_KEY"))}
-    code = "import json, config.settings as s; print(json.dumps({'dev': s.CLERK['DEV_ISSUER']}))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    code = (
+        "import json, config.settings, django; django.setup(); from chatauth.clerk.conf import clerk_settings as s; "
+        "print(json.dumps({'dev': s.DEV_ISSUER}))"
     )
+    env = {"DJANGO_SETTINGS_MODULE": "config.test_settings", **clean, **env}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
 
 

@@ -44,7 +44,7 @@ def test_non_bearer_authorization_falls_back_to_the_cookie(make_token):
 def test_cookie_on_unsafe_method_without_origin_is_refused(make_token, with_authorized_party):
     request = RequestFactory().post("/api/threads", HTTP_COOKIE=f"__session={make_token('user_a', azp=ORIGIN)}")
     state = authenticate_request(request)
-    assert state.principal is None
+    assert state.caller is None
     assert state.failure.reason == "origin-not-allowed"
 
 
@@ -59,20 +59,20 @@ def test_cookie_on_unsafe_method_from_an_authorized_party_is_accepted(make_token
     request = RequestFactory().post(
         "/api/threads", HTTP_COOKIE=f"__session={make_token('user_a', azp=ORIGIN)}", HTTP_ORIGIN=ORIGIN
     )
-    assert authenticate_request(request).principal.user_id == "user_a"
+    assert authenticate_request(request).caller.user_id == "user_a"
 
 
 def test_cookie_on_unsafe_method_needs_same_origin_when_no_parties_are_configured(make_token):
     token = make_token("user_a")
     same = RequestFactory().post("/x", HTTP_COOKIE=f"__session={token}", HTTP_ORIGIN="http://testserver")
     other = RequestFactory().post("/x", HTTP_COOKIE=f"__session={token}", HTTP_ORIGIN="http://localhost:3000")
-    assert authenticate_request(same).principal is not None
-    assert authenticate_request(other).principal is None
+    assert authenticate_request(same).caller is not None
+    assert authenticate_request(other).caller is None
 
 
 def test_bearer_token_on_unsafe_method_needs_no_origin(make_token):
     request = RequestFactory().post("/x", HTTP_AUTHORIZATION=f"Bearer {make_token('user_a')}")
-    assert authenticate_request(request).principal.user_id == "user_a"
+    assert authenticate_request(request).caller.user_id == "user_a"
 
 
 def test_me_makes_no_database_query(client_for, django_assert_num_queries):
@@ -148,5 +148,5 @@ def test_the_v1_api_is_left_to_its_own_credentials(make_token):
     from chatauth.clerk.middleware import ClerkAuthMiddleware
 
     seen = {}
-    ClerkAuthMiddleware(lambda r: seen.setdefault("state", r.auth_state))(request)
-    assert seen["state"].principal is None and seen["state"].failure is None
+    ClerkAuthMiddleware(lambda r: seen.setdefault("state", r.clerk.state()))(request)
+    assert seen["state"].caller is None and seen["state"].failure is None

@@ -58,4 +58,6 @@ def provider_rule(db: None, cloud: dict[str, Any], jwks_server: JwksServer) -> A
         jwks_url=jwks_server.url,
         audience="assistant-ui",
         org_id_claim="org_id",
+        # A JWT template of this deployment's own Clerk instance: mapped onto Clerk's users on purpose.
+        shares_clerk_users=True,
     )

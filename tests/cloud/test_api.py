@@ -112,7 +112,7 @@ def test_delete_removes_thread_and_messages(alice: APIClient, thread_id: str) ->
     append(alice, thread_id, None, "hi")
     assert alice.delete(f"/v1/threads/{thread_id}").status_code == 204
     assert alice.get(f"/v1/threads/{thread_id}").status_code == 404
-    assert not Thread.all_workspaces.filter(id=thread_id).exists()
+    assert not Thread.unscoped_for_operators.filter(id=thread_id).exists()
 
 
 def test_messages_list_newest_first_with_exact_shape(alice: APIClient, thread_id: str) -> None:
@@ -177,7 +177,7 @@ def test_feedback_is_stored(alice: APIClient, thread_id: str) -> None:
         f"/v1/threads/{thread_id}/messages/{mid}/feedback", {"type": "negative", "comment": "meh"}, format="json"
     ).json()
     assert body["type"] == "negative" and body["comment"] == "meh"
-    assert MessageFeedback.objects.get(pk=int(body["feedback_id"])).message.message_id == mid
+    assert MessageFeedback.unscoped_for_operators.get(pk=int(body["feedback_id"])).message.message_id == mid
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_another_workspace_gets_404_and_changes_nothing(
     thread = alice.get(f"/v1/threads/{thread_id}").json()["thread"]
     assert thread["title"] is None
     assert len(alice.get(f"/v1/threads/{thread_id}/messages").json()["messages"]) == 1
-    assert not RunReport.objects.exists() and not MessageFeedback.objects.exists()
+    assert not RunReport.unscoped_for_operators.exists() and not MessageFeedback.unscoped_for_operators.exists()
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_run_report_is_kept(alice: APIClient, thread_id: str) -> None:
         "tool_calls": [{"tool_name": "t"}],
     }
     run_id = alice.post("/v1/runs", body, format="json").json()["run_id"]
-    report = RunReport.objects.get(id=run_id)
+    report = RunReport.unscoped_for_operators.get(id=run_id)
     assert (report.status, report.input_tokens, report.payload["error"]) == ("error", 3, "boom")
 
 
@@ -327,7 +327,7 @@ def test_run_report_with_bad_counts_is_400(alice: APIClient, thread_id: str) -> 
     response = alice.post(
         "/v1/runs", {"thread_id": thread_id, "status": "completed", "input_tokens": -1}, format="json"
     )
-    assert response.status_code == 400 and not RunReport.objects.exists()
+    assert response.status_code == 400 and not RunReport.unscoped_for_operators.exists()
 
 
 def test_run_leases_are_unknown(alice: APIClient, thread_id: str) -> None:

@@ -90,7 +90,7 @@ def test_token_mode_with_backend_issued_tokens(live_server_url: str, make_token:
     assert_common_scenario(out)
     assert {t["workspace_id"] for t in out["active"]} == {"org_node:user_node_a"}
     assert out["tokenCalls"]["after"] > out["tokenCalls"]["before"] >= 1
-    report = RunReport.objects.get(id=out["runReport"]["run_id"])
+    report = RunReport.unscoped_for_operators.get(id=out["runReport"]["run_id"])
     assert (report.model_id, report.input_tokens, report.payload["output_text"]) == ("test-model", 12, "hi")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from threads.cloud.titles import FALLBACK_TITLE, first_user_text, title_chunks, title_from_text
+from threads.titles import FALLBACK_TITLE, first_user_text, title_chunks, title_from_text
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,13 @@ class World:
 def make_thread(user: str, org: str | None = None, *, title: str = "t", messages: int = 3, **fields) -> Thread:
     """A thread with a branching message tree, feedback on the first reply and one run report."""
     ws = Workspace(user_id=user, org_id=org)
-    thread = Thread.all_workspaces.create(
+    thread = Thread.unscoped_for_operators.create(
         workspace_key=ws.key, user_id=user, org_id=org, title=title, metadata={"k": [1, "ü"]}, **fields
     )
     parent = None
     created = []
     for i in range(messages):
-        parent = Message.all_workspaces.create(
+        parent = Message.unscoped_for_operators.create(
             thread=thread,
             message_id=f"msg_{thread.id[-6:]}_{i}",
             parent=parent,
@@ -43,7 +43,7 @@ def make_thread(user: str, org: str | None = None, *, title: str = "t", messages
         created.append(parent)
     if len(created) >= 2:
         # A sibling branch: an edit of the second message.
-        Message.all_workspaces.create(
+        Message.unscoped_for_operators.create(
             thread=thread,
             message_id=f"msg_{thread.id[-6:]}_edit",
             parent=created[0],
@@ -53,14 +53,14 @@ def make_thread(user: str, org: str | None = None, *, title: str = "t", messages
             content={"parts": []},
             status="incomplete",
         )
-        MessageFeedback.objects.create(message=created[1], type="positive", comment="nice")
-        MessageFeedback.objects.create(message=created[1], type="negative", comment=None)
-    RunReport.objects.create(
+        MessageFeedback.unscoped_for_operators.create(message=created[1], type="positive", comment="nice")
+        MessageFeedback.unscoped_for_operators.create(message=created[1], type="negative", comment=None)
+    RunReport.unscoped_for_operators.create(
         id=f"run_{thread.id[-8:]}", thread=thread, status="complete", model_id="m", input_tokens=3, payload={"a": 1}
     )
     # Distinct, old timestamps so a round trip that reset them to "now" would show.
     old = timezone.now() - timedelta(days=40)
-    Thread.all_workspaces.filter(pk=thread.pk).update(created_at=old, updated_at=old, last_message_at=old)
+    Thread.unscoped_for_operators.filter(pk=thread.pk).update(created_at=old, updated_at=old, last_message_at=old)
     thread.refresh_from_db()
     return thread
 
@@ -77,4 +77,4 @@ def world(db) -> World:
 
 
 def thread_ids(**filters) -> set[str]:
-    return set(Thread.all_workspaces.filter(**filters).values_list("id", flat=True))
+    return set(Thread.unscoped_for_operators.filter(**filters).values_list("id", flat=True))

@@ -177,7 +177,7 @@ def ages(db) -> dict[str, Thread]:
     old_active = make_thread("user_p", title="old active")
     recent_archived = make_thread("user_p", is_archived=True, title="recent archived")
     now = timezone.now()
-    Thread.all_workspaces.filter(pk=recent_archived.pk).update(updated_at=now - timedelta(days=2))
+    Thread.unscoped_for_operators.filter(pk=recent_archived.pk).update(updated_at=now - timedelta(days=2))
     return {"old_archived": old_archived, "old_active": old_active, "recent_archived": recent_archived}
 
 
@@ -185,7 +185,7 @@ def test_prune_archived_only_deletes_old_archived_threads(ages):
     out, _ = run("prune_threads", "--older-than", "30d", "--archived-only")
     assert "Pruned 1 threads, 4 messages" in out
     assert thread_ids(user_id="user_p") == {ages["old_active"].id, ages["recent_archived"].id}
-    assert not Message.all_workspaces.filter(thread_id=ages["old_archived"].id).exists()
+    assert not Message.unscoped_for_operators.filter(thread_id=ages["old_archived"].id).exists()
 
 
 def test_prune_include_active_also_deletes_old_active_threads(ages):
@@ -194,7 +194,7 @@ def test_prune_include_active_also_deletes_old_active_threads(ages):
 
 
 def test_prune_keeps_a_thread_with_a_recent_message(ages):
-    Thread.all_workspaces.filter(pk=ages["old_archived"].pk).update(last_message_at=timezone.now())
+    Thread.unscoped_for_operators.filter(pk=ages["old_archived"].pk).update(last_message_at=timezone.now())
     out, _ = run("prune_threads", "--older-than", "30d", "--archived-only")
     assert "Pruned 0 threads" in out
 

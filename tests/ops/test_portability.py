@@ -47,15 +47,16 @@ def test_round_trip_keeps_timestamps_tree_and_feedback(world):
     document = export(Selection(user_id="user_alice", org_id="org_acme"))
     delete_threads(Selection(user_id="user_alice", org_id="org_acme"))
     import_threads(document)
-    thread = Thread.all_workspaces.get(id=world.alice_acme.id)
+    thread = Thread.unscoped_for_operators.get(id=world.alice_acme.id)
     assert (thread.created_at, thread.updated_at, thread.last_message_at) == (
         world.alice_acme.created_at,
         world.alice_acme.updated_at,
         world.alice_acme.last_message_at,
     )
-    edit = Message.all_workspaces.get(thread=thread, message_id__endswith="_edit")
+    edit = Message.unscoped_for_operators.get(thread=thread, message_id__endswith="_edit")
     assert edit.parent.message_id.endswith("_0")
-    assert sorted(MessageFeedback.objects.filter(message__thread=thread).values_list("type", flat=True)) == [
+    feedback = MessageFeedback.unscoped_for_operators.filter(message__thread=thread)
+    assert sorted(feedback.values_list("type", flat=True)) == [
         "negative",
         "positive",
     ]
@@ -77,13 +78,13 @@ def test_delete_removes_messages_feedback_and_run_reports_and_nothing_else(world
     counts = delete_threads(Selection(org_id="org_acme"))
     assert (counts.threads, counts.messages, counts.feedback, counts.run_reports) == (2, 8, 4, 2)
     assert thread_ids() == {world.alice_personal.id, world.alice_globex.id, world.bob_personal.id}
-    assert not Message.all_workspaces.filter(thread__org_id="org_acme").exists()
-    assert RunReport.objects.count() == 3
+    assert not Message.unscoped_for_operators.filter(thread__org_id="org_acme").exists()
+    assert RunReport.unscoped_for_operators.count() == 3
 
 
 def test_import_of_existing_threads_is_refused_without_replace_and_writes_nothing(world):
     document = export(Selection(user_id="user_bob"))
-    Thread.all_workspaces.filter(id=world.bob_personal.id).delete()
+    Thread.unscoped_for_operators.filter(id=world.bob_personal.id).delete()
     with pytest.raises(PortabilityError, match="already exist"):
         import_threads(document)
     assert world.bob_personal.id not in thread_ids()
@@ -91,11 +92,11 @@ def test_import_of_existing_threads_is_refused_without_replace_and_writes_nothin
 
 def test_import_with_replace_overwrites_existing_threads(world):
     document = export(Selection(user_id="user_bob"))
-    Thread.all_workspaces.filter(id=world.bob_acme.id).update(title="changed")
-    Message.all_workspaces.filter(thread=world.bob_acme).delete()
+    Thread.unscoped_for_operators.filter(id=world.bob_acme.id).update(title="changed")
+    Message.unscoped_for_operators.filter(thread=world.bob_acme).delete()
     import_threads(document, replace=True)
-    assert Thread.all_workspaces.get(id=world.bob_acme.id).title == "bob acme"
-    assert Message.all_workspaces.filter(thread=world.bob_acme).count() == 4
+    assert Thread.unscoped_for_operators.get(id=world.bob_acme.id).title == "bob acme"
+    assert Message.unscoped_for_operators.filter(thread=world.bob_acme).count() == 4
 
 
 @pytest.mark.parametrize(
@@ -112,12 +113,12 @@ def test_import_with_replace_overwrites_existing_threads(world):
 def test_invalid_import_names_the_problem_and_writes_nothing(db, mutate, error):
     make_thread("user_carol")
     document = export(Selection(user_id="user_carol"))
-    Thread.all_workspaces.all().delete()
+    Thread.unscoped_for_operators.all().delete()
     mutate(document)
     with pytest.raises(PortabilityError, match=error):
         import_threads(document)
-    assert Thread.all_workspaces.count() == 0
-    assert Message.all_workspaces.count() == 0
+    assert Thread.unscoped_for_operators.count() == 0
+    assert Message.unscoped_for_operators.count() == 0
 
 
 @pytest.mark.parametrize(

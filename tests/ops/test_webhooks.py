@@ -74,7 +74,7 @@ def test_user_deleted_removes_the_users_threads_in_every_workspace(world):
     assert response.status_code == 200
     assert response.json()["deleted"] == {"threads": 3, "messages": 12, "feedback": 6, "run_reports": 3}
     assert thread_ids() == {world.bob_acme.id, world.bob_personal.id}
-    assert not Message.all_workspaces.filter(thread__user_id="user_alice").exists()
+    assert not Message.unscoped_for_operators.filter(thread__user_id="user_alice").exists()
 
 
 def test_user_deleted_removes_the_django_user_standing_for_them(world):

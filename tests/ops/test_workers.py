@@ -77,7 +77,7 @@ def test_two_workers_count_one_chat_rate_limit(workers, signing_key):
     user = f"user_{secrets.token_hex(4)}"
     # Someone else's thread: each chat request is counted, then answered 404 without running a model.
     other = Workspace(user_id="user_someone_else")
-    foreign = Thread.all_workspaces.create(workspace_key=other.key, user_id=other.user_id)
+    foreign = Thread.unscoped_for_operators.create(workspace_key=other.key, user_id=other.user_id)
     body = {"id": foreign.id, "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
     headers = bearer(signing_key, user)
     statuses = [httpx.post(f"{w.url}/api/chat", headers=headers, json=body, timeout=10) for w in (a, b, a, b)]

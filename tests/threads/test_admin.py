@@ -120,14 +120,14 @@ def test_threads_cannot_be_added_or_edited_in_the_admin(staff):
     thread = _thread(ALICE, "Keep me")
     assert staff.get(f"{CHANGELIST}add/").status_code == 403
     staff.post(f"{CHANGELIST}{thread.id}/change/", {"title": "changed"})
-    assert Thread.all_workspaces.get(pk=thread.pk).title == "Keep me"
+    assert Thread.unscoped_for_operators.get(pk=thread.pk).title == "Keep me"
 
 
 def test_messages_run_reports_and_feedback_are_browsable(staff):
     thread = _thread(ALICE, "Reports", messages=1)
-    message = Message.all_workspaces.get(thread=thread)
-    RunReport.objects.create(id="run_1", thread=thread, status="done", model_id="gpt-test")
-    MessageFeedback.objects.create(message=message, type="positive")
+    message = Message.unscoped_for_operators.get(thread=thread)
+    RunReport.unscoped_for_operators.create(id="run_1", thread=thread, status="done", model_id="gpt-test")
+    MessageFeedback.unscoped_for_operators.create(message=message, type="positive")
     assert message.message_id in staff.get("/admin/threads/message/").content.decode()
     assert "gpt-test" in staff.get("/admin/threads/runreport/").content.decode()
     assert "positive" in staff.get("/admin/threads/messagefeedback/").content.decode()

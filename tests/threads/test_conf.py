@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from threads.conf import check_threads_settings, threads_settings
+from threads.checks import check_threads_settings
+from threads.conf import threads_settings
 
 
 def test_overrides_are_read_after_a_settings_change(settings):

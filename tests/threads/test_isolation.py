@@ -7,7 +7,7 @@ aimed at own, foreign and nonexistent thread and message ids. After every step:
 
 - no response mentions another workspace's thread ids, message ids or titles;
 - a foreign id answers exactly (status and body) like a nonexistent one;
-- every other workspace's rows, read through `all_workspaces`, are unchanged;
+- every other workspace's rows, read through `unscoped_for_operators`, are unchanged;
 - the caller's own view matches a model of what it was told.
 """
 
@@ -98,12 +98,12 @@ class World:
 def snapshot(exclude_key: str) -> tuple[tuple, tuple]:
     """Every other workspace's rows, in a comparable form."""
     threads = tuple(
-        Thread.all_workspaces.exclude(workspace_key=exclude_key)
+        Thread.unscoped_for_operators.exclude(workspace_key=exclude_key)
         .order_by("id")
         .values_list("id", "workspace_key", "title", "is_archived", "metadata", "last_message_at", "updated_at")
     )
     messages = tuple(
-        Message.all_workspaces.exclude(thread__workspace_key=exclude_key)
+        Message.unscoped_for_operators.exclude(thread__workspace_key=exclude_key)
         .order_by("thread_id", "message_id")
         .values_list("thread_id", "message_id", "parent_id", "height", "content", "status", "updated_at")
     )
@@ -309,7 +309,7 @@ def offline_chat(settings: Any) -> None:
 @given(workspaces=workspaces_strategy, ops=st.lists(operation, min_size=5, max_size=40))
 def test_no_operation_on_any_endpoint_crosses_workspaces(offline_chat, client_for, workspaces, ops):
     # One database transaction wraps the whole test: start every example from empty tables.
-    Thread.all_workspaces.all().delete()
+    Thread.unscoped_for_operators.all().delete()
     run = Run(workspaces, client_for)
     # Every workspace starts with a thread, so foreign targets exist from the first step.
     for actor in range(len(workspaces)):

@@ -55,13 +55,13 @@ def ws_key(caller: tuple[str, str | None]) -> str:
 def others_snapshot(key: str) -> tuple:
     """Everything stored for workspaces other than `key`, in a comparable form."""
     threads = tuple(
-        Thread.all_workspaces.exclude(workspace_key=key)
+        Thread.unscoped_for_operators.exclude(workspace_key=key)
         .order_by("id")
         .values_list("id", "workspace_key", "title", "is_archived", "metadata", "external_id", "last_message_at",
                      "updated_at")
     )
     messages = tuple(
-        Message.all_workspaces.exclude(thread__workspace_key=key)
+        Message.unscoped_for_operators.exclude(thread__workspace_key=key)
         .order_by("thread_id", "message_id")
         .values_list("thread_id", "message_id", "parent__message_id", "height", "format", "content", "status",
                      "updated_at")

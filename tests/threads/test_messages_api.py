@@ -47,7 +47,7 @@ def test_appending_the_same_id_again_returns_the_stored_message_without_duplicat
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json() == first.json()
-    assert Message.all_workspaces.filter(thread_id=thread["id"]).count() == 1
+    assert Message.unscoped_for_operators.filter(thread_id=thread["id"]).count() == 1
 
 
 def test_the_same_client_id_is_independent_in_another_thread(alice, thread):
@@ -100,15 +100,15 @@ def test_other_formats_are_stored_as_given(alice, thread):
 
 
 def test_a_user_message_bumps_the_threads_last_message_at(alice, thread):
-    before = Thread.all_workspaces.get(pk=thread["id"]).last_message_at
+    before = Thread.unscoped_for_operators.get(pk=thread["id"]).last_message_at
     alice.append(thread["id"], USER)
-    assert Thread.all_workspaces.get(pk=thread["id"]).last_message_at > before
+    assert Thread.unscoped_for_operators.get(pk=thread["id"]).last_message_at > before
 
 
 def test_an_assistant_message_does_not_bump_last_message_at(alice, thread):
-    before = Thread.all_workspaces.get(pk=thread["id"]).last_message_at
+    before = Thread.unscoped_for_operators.get(pk=thread["id"]).last_message_at
     alice.append(thread["id"], ASSISTANT)
-    assert Thread.all_workspaces.get(pk=thread["id"]).last_message_at == before
+    assert Thread.unscoped_for_operators.get(pk=thread["id"]).last_message_at == before
 
 
 def test_a_parent_that_does_not_exist_is_400(alice, thread):
@@ -124,7 +124,7 @@ def test_a_parent_from_another_thread_is_400_like_an_unknown_parent(alice, threa
     unknown = alice.post(messages_path(thread), {"format": "aui/v0", "content": USER, "parent_id": "nowhere"})
     assert foreign.status_code == unknown.status_code == 400
     assert foreign.json()["message"].replace("elsewhere", "?") == unknown.json()["message"].replace("nowhere", "?")
-    assert Message.all_workspaces.filter(thread_id=thread["id"]).count() == 0
+    assert Message.unscoped_for_operators.filter(thread_id=thread["id"]).count() == 0
 
 
 def test_a_parent_from_another_workspace_answers_exactly_like_an_unknown_one(alice, bob, thread):
@@ -158,7 +158,7 @@ def test_invalid_append_bodies_are_400_naming_the_field(alice, thread, body, fie
     response = alice.post(messages_path(thread), body)
     assert response.status_code == 400
     assert field in response.json()["message"]
-    assert Message.all_workspaces.count() == 0
+    assert Message.unscoped_for_operators.count() == 0
 
 
 def test_oversize_content_is_400(alice, thread, settings):
@@ -166,7 +166,7 @@ def test_oversize_content_is_400(alice, thread, settings):
     response = alice.post(messages_path(thread), {"format": "aui/v0", "content": {"text": "x" * 2000}})
     assert response.status_code == 400
     assert "MAX_CONTENT_BYTES" in response.json()["message"]
-    assert Message.all_workspaces.count() == 0
+    assert Message.unscoped_for_operators.count() == 0
 
 
 def test_content_at_the_limit_is_accepted(alice, thread, settings):
@@ -227,7 +227,7 @@ def test_patch_that_would_make_a_cycle_is_400(alice, thread):
     response = alice.patch(f"{messages_path(thread)}/a", {"parent_id": "c"})
     assert response.status_code == 400
     assert "cycle" in response.json()["message"]
-    assert Message.all_workspaces.get(thread_id=thread["id"], message_id="a").parent_id is None
+    assert Message.unscoped_for_operators.get(thread_id=thread["id"], message_id="a").parent_id is None
 
 
 def test_a_message_cannot_be_its_own_parent(alice, thread):
@@ -251,4 +251,4 @@ def test_another_workspaces_messages_are_404_with_the_missing_body(alice, bob, t
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found", "message": "Message not found."}
     assert bob.get(f"{messages_path(own)}/{message['id']}").json() == missing.json()
-    assert Message.all_workspaces.get(thread_id=thread["id"]).status == "complete"
+    assert Message.unscoped_for_operators.get(thread_id=thread["id"]).status == "complete"

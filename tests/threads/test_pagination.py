@@ -101,10 +101,14 @@ def test_limit_defaults_to_page_size(alice, settings):
 
 
 @pytest.mark.parametrize("limit", ["6", "1000", "9" * 40])
-def test_limit_is_capped_at_max_page_size(alice, settings, limit):
+def test_a_limit_over_max_page_size_is_400_on_both_faces(alice, settings, limit):
+    """The faces disagreed (capped here, 400 on /v1): the stricter rule now holds on both."""
     settings.THREADS = {**settings.THREADS, "MAX_PAGE_SIZE": 5}
     make_threads(alice, 8)
-    assert len(page(alice, limit=limit)["threads"]) == 5
+    response = alice.get("/api/threads", limit=limit)
+    assert response.status_code == 400
+    assert "THREADS_MAX_PAGE_SIZE" in response.json()["message"]
+    assert len(page(alice, limit="5")["threads"]) == 5
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "ten", "1.5", " 3", "+3", "1_0", "٣"])

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 from pathlib import Path
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.shortcuts import get_object_or_404
 
 from chatauth.caller import Workspace
 from threads import services
-from threads.models import Message, Thread
+from threads.models import Message, MessageFeedback, RunReport, Thread
 from threads.scoping import UnscopedQueryError
 
 pytestmark = pytest.mark.django_db
@@ -74,95 +72,106 @@ def test_thread_get_raises_the_same_not_found_for_missing_and_foreign_ids():
     assert str(foreign.value) == str(missing.value)
 
 
-def test_the_default_manager_is_the_unscoped_one_for_admin_and_relations():
-    """The admin and reverse relations (thread.messages) use `_default_manager`; it must be all_workspaces."""
-    assert Thread._default_manager is Thread.all_workspaces
-    assert Message._default_manager is Message.all_workspaces
+@pytest.mark.parametrize("model", [Thread, Message, MessageFeedback, RunReport], ids=lambda m: m.__name__)
+def test_the_default_manager_of_every_tenant_model_fails_closed(model):
+    """`_default_manager` (used by get_object_or_404, serializers, generic code) refuses unscoped queries."""
+    assert model._default_manager is model.objects
+    with pytest.raises(UnscopedQueryError):
+        model._default_manager.all()
+    with pytest.raises(UnscopedQueryError):
+        get_object_or_404(model, pk=1)
+
+
+def test_relations_of_an_object_fetched_in_scope_still_work():
+    thread = services.thread_create(workspace=ALICE)
+    services.message_append(thread=thread, format="aui/v0", content={"role": "user"})
+    assert thread.messages.count() == 1
 
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUEST_FILES = sorted(
-    {
-        ROOT / "threads" / "api" / "views.py",
-        ROOT / "threads" / "api" / "serializers.py",
-        ROOT / "threads" / "cloud" / "views.py",
-        ROOT / "threads" / "cloud" / "serializers.py",
-        *(ROOT / "threads" / "chat").glob("*.py"),
-    }
+TENANT_MODELS = {"Thread", "Message", "MessageFeedback", "RunReport"}
+UNSCOPED_ATTRIBUTES = {"unscoped_for_operators", "_default_manager", "_base_manager"}
+UNSCOPED_NAMES = {"get_object_or_404", "get_list_or_404", "unscoped_for_operators"}
+# Operator tools: they act across workspaces by design (the admin, commands, export/import/delete, and the
+# IdP deletion webhook, which deletes one user's data in every workspace). Everything else is request code.
+OPERATOR_CODE = {"admin.py", "portability.py", "webhooks.py", "scoping.py", "models.py"}
+REQUEST_CODE = sorted(
+    path
+    for package in ("threads", "chatauth")
+    for path in (ROOT / package).rglob("*.py")
+    if "migrations" not in path.parts and "management" not in path.parts and path.name not in OPERATOR_CODE
 )
 
 
-def test_the_request_file_list_is_not_empty():
-    assert all(path.is_file() for path in REQUEST_FILES)
-    assert len(REQUEST_FILES) > 5
+def _tenant_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to tenant models, aliases included (`from threads.models import Thread as T`)."""
+    names = set(TENANT_MODELS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {alias.asname for alias in node.names if alias.name in TENANT_MODELS and alias.asname}
+    return names
 
 
-@pytest.mark.parametrize("path", REQUEST_FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_request_files_never_mention_all_workspaces(path):
-    offenders = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if "all_workspaces" in line
-    ]
-    assert offenders == [], "request code must scope through for_workspace():\n" + "\n".join(offenders)
-
-
-def _view_modules() -> set[str]:
-    """Every project module that defines a view reachable from the URLconf (the admin excluded)."""
-    found: set[str] = set()
-
-    def walk(patterns: list) -> None:
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                if getattr(entry, "app_name", None) == "admin":
-                    continue
-                walk(entry.url_patterns)
-            elif isinstance(entry, URLPattern):
-                callback = entry.callback
-                owner = getattr(callback, "cls", None) or getattr(callback, "view_class", None) or callback
-                module = getattr(owner, "__module__", "") or ""
-                if module.split(".")[0] in {"threads", "chatauth"}:
-                    found.add(module)
-
-    walk(get_resolver().url_patterns)
-    return found
-
-
-# Request code: every view module, plus the modules the threads views run on every request.
-REQUEST_MODULES = sorted(
-    _view_modules() | {"threads.api.views", "threads.services", "threads.api.serializers", "threads.pagination"}
-)
-
-
-def test_the_request_module_list_covers_the_threads_views():
-    assert "threads.api.views" in _view_modules()
-
-
-@pytest.mark.parametrize("module_name", REQUEST_MODULES)
-def test_request_code_never_uses_the_unscoped_manager(module_name):
-    source = Path(inspect.getfile(importlib.import_module(module_name))).read_text()
-    offenders = [
-        node.lineno
-        for node in ast.walk(ast.parse(source))
-        if (isinstance(node, ast.Attribute) and node.attr == "all_workspaces")
-        or (isinstance(node, ast.Name) and node.id == "all_workspaces")
-    ]
-    assert offenders == [], f"{module_name} uses all_workspaces on lines {offenders}: request code must scope"
-
-
-@pytest.mark.parametrize("module_name", REQUEST_MODULES)
-def test_request_code_reaches_tenant_managers_only_through_for_workspace(module_name):
-    source = Path(inspect.getfile(importlib.import_module(module_name))).read_text()
-    offenders = []
-    for node in ast.walk(ast.parse(source)):
-        # `X.objects.<method>` where X is a tenant model: the method must be for_workspace.
-        if (
+def unscoped_uses(source: str) -> list[str]:
+    """Every spelling of unscoped tenant access in `source`: the unscoped or default/base managers,
+    `get_object_or_404`/`get_list_or_404`, and `<TenantModel>.objects.<anything but for_workspace>`."""
+    tree = ast.parse(source)
+    tenants = _tenant_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in UNSCOPED_ATTRIBUTES:
+            found.append(f"{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in UNSCOPED_NAMES:
+            found.append(f"{node.lineno}: {node.id}")
+        elif (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Attribute)
             and node.value.attr == "objects"
             and isinstance(node.value.value, ast.Name)
-            and node.value.value.id in {"Thread", "Message"}
+            and node.value.value.id in tenants
             and node.attr != "for_workspace"
         ):
-            offenders.append(node.lineno)
-    assert offenders == [], f"{module_name} uses an unscoped tenant manager on lines {offenders}"
+            found.append(f"{node.lineno}: {node.value.value.id}.objects.{node.attr}")
+    return found
+
+
+def test_the_request_code_list_covers_every_face():
+    names = {str(p.relative_to(ROOT)) for p in REQUEST_CODE}
+    assert {"threads/api/views.py", "threads/cloud/views.py", "threads/chat/views.py", "threads/services.py"} <= names
+    assert "chatauth/cloud/views.py" in names
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Thread.all()",  # not a manager: fine
+        "Thread.objects.for_workspace(ws).get(id=1)",
+    ],
+)
+def test_the_guard_accepts_scoped_access(source):
+    assert unscoped_uses(source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Thread.objects.get(id=1)",
+        "Message.objects.filter(x=1)",
+        "MessageFeedback.objects.create(x=1)",
+        "RunReport.objects.all()",
+        "from threads.models import Thread as T\nT.objects.get(id=1)",
+        "Thread._default_manager.get(id=1)",
+        "Thread._base_manager.all()",
+        "Thread.unscoped_for_operators.all()",
+        "get_object_or_404(Thread, id=1)",
+        "from django.shortcuts import get_list_or_404\nget_list_or_404(Message)",
+    ],
+)
+def test_the_guard_catches_every_spelling_of_unscoped_access(source):
+    assert unscoped_uses(source) != []
+
+
+@pytest.mark.parametrize("path", REQUEST_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_request_code_reaches_tenant_data_only_through_for_workspace(path):
+    offenders = unscoped_uses(path.read_text())
+    assert offenders == [], f"{path.relative_to(ROOT)} reaches tenant data unscoped:\n" + "\n".join(offenders)

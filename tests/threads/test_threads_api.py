@@ -76,8 +76,8 @@ def test_delete_removes_the_thread_and_its_messages(alice):
     alice.append(thread["id"], {"role": "assistant", "content": []}, parent_id=root["id"])
     assert alice.delete(f"/api/threads/{thread['id']}").status_code == 204
     assert alice.get(f"/api/threads/{thread['id']}").status_code == 404
-    assert not Thread.all_workspaces.filter(pk=thread["id"]).exists()
-    assert not Message.all_workspaces.filter(thread_id=thread["id"]).exists()
+    assert not Thread.unscoped_for_operators.filter(pk=thread["id"]).exists()
+    assert not Message.unscoped_for_operators.filter(thread_id=thread["id"]).exists()
 
 
 def test_list_shows_active_threads_by_default(alice):
@@ -124,7 +124,7 @@ def test_unknown_fields_are_400_naming_them(alice):
     body = response.json()
     assert body["error"] == "invalid_request"
     assert "owner" in body["message"] and "workspace_key" in body["message"]
-    assert Thread.all_workspaces.count() == 0
+    assert Thread.unscoped_for_operators.count() == 0
 
 
 def test_unknown_fields_in_patch_are_400(alice):
@@ -150,7 +150,7 @@ def test_wrong_types_on_create_are_400_naming_the_field(alice, body, field):
     response = alice.post("/api/threads", body)
     assert response.status_code == 400
     assert field in response.json()["message"]
-    assert Thread.all_workspaces.count() == 0
+    assert Thread.unscoped_for_operators.count() == 0
 
 
 @pytest.mark.parametrize("value", ["true", 1, 0, None, "yes"])
@@ -170,7 +170,7 @@ def test_body_that_is_not_an_object_is_400(alice):
 def test_malformed_json_is_400(alice):
     response = alice.client.post("/api/threads", "{not json", content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["error"] == "parse_error"
+    assert response.json()["error"] == "invalid_json"
 
 
 def test_nan_in_json_is_400(alice):
@@ -217,7 +217,7 @@ def test_signed_out_calls_are_401_on_every_endpoint(alice):
         response = getattr(anonymous, method)(path, {}, format="json")
         assert response.status_code == 401, (method, path)
         assert response.json()["error"] == "unauthorized"
-    assert Thread.all_workspaces.filter(pk=thread["id"]).exists()
+    assert Thread.unscoped_for_operators.filter(pk=thread["id"]).exists()
 
 
 def test_a_bad_token_is_401(alice):

@@ -7,7 +7,6 @@ thread or message answers exactly like a missing one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,9 @@ import drf_spectacular_sidecar
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest
 from django.urls import reverse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +24,7 @@ from rest_framework.views import APIView
 
 from chatauth.caller import Workspace
 from chatauth.drf import IsSignedIn
+from config.validation import BoundedJSONParser, validated
 from threads import services
 from threads.api.serializers import (
     MessageCreateSerializer,
@@ -43,41 +41,14 @@ from threads.models import Message, Thread
 from threads.pagination import decode_cursor, encode_cursor, page_limit
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
-
-
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
     default_code = "conflict"
 
 
-class BoundedJSONParser(JSONParser):
-    """JSON bodies up to THREADS MAX_BODY_BYTES; deeply nested JSON is a 400, not a RecursionError."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
-        limit = threads_settings.MAX_BODY_BYTES
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"Request body is larger than {limit} bytes (THREADS MAX_BODY_BYTES).")
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Request body is larger than {limit} bytes (THREADS MAX_BODY_BYTES).")
-        try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-        except (ValueError, RecursionError) as exc:
-            raise exceptions.ParseError(f"JSON parse error: {type(exc).__name__}") from exc
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 THREAD_NOT_FOUND = "Thread not found."
+INVALID_CURSOR = "Invalid cursor: pass back a next_cursor from a previous page."
 MESSAGE_NOT_FOUND = "Message not found."
 
 
@@ -86,6 +57,10 @@ class WorkspaceAPIView(APIView):
 
     permission_classes = [IsSignedIn]
     parser_classes = [BoundedJSONParser]
+
+    @property
+    def max_body(self) -> tuple[int, str]:
+        return threads_settings.MAX_BODY_BYTES, "THREADS_MAX_BODY_BYTES"
 
     @property
     def workspace(self) -> Workspace:
@@ -104,9 +79,7 @@ class WorkspaceAPIView(APIView):
             raise exceptions.NotFound(MESSAGE_NOT_FOUND) from exc
 
     def validated(self, serializer_class: type, data: Any) -> dict[str, Any]:
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated(serializer_class, data)
 
 
 ERRORS = {
@@ -129,7 +102,7 @@ class ThreadListView(WorkspaceAPIView):
         summary="The workspace's threads, newest activity first",
         parameters=[
             OpenApiParameter("archived", str, enum=["false", "true", "all"], description="Default false."),
-            OpenApiParameter("limit", int, description="Page size; capped at THREADS MAX_PAGE_SIZE."),
+            OpenApiParameter("limit", int, description="Page size; at most THREADS MAX_PAGE_SIZE (else 400)."),
             OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
         ],
         responses={200: ThreadPageSerializer, 400: ERRORS[400], 401: ERRORS[401]},
@@ -203,14 +176,31 @@ class ThreadDetailView(WorkspaceAPIView):
 class MessageListView(WorkspaceAPIView):
     @extend_schema(
         operation_id="messages_list",
-        summary="A thread's messages, parents before children",
-        parameters=[OpenApiParameter("format", str, description="Only messages stored in this format.")],
+        summary="A thread's messages, parents before children, a page at a time",
+        parameters=[
+            OpenApiParameter("format", str, description="Only messages stored in this format."),
+            OpenApiParameter("limit", int, description="Page size; default and maximum THREADS MESSAGE_PAGE_SIZE."),
+            OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
+        ],
         responses={200: MessageListSerializer, 401: ERRORS[401], 404: ERRORS[404]},
     )
     def get(self, request: Request, thread_id: str) -> Response:
         thread = self.get_thread(thread_id)
-        rows = services.messages_in_tree_order(thread=thread, format=request.query_params.get("format") or None)
-        return Response({"messages": MessageSerializer(rows, many=True).data})
+        params = request.query_params
+        limit = page_limit(params.get("limit"), messages=True)
+        cursor = params.get("cursor") or None
+        rows = services.message_page(thread=thread, limit=limit + 1, format=params.get("format") or None, after=cursor)
+        if rows is None:
+            raise exceptions.ValidationError(
+                {"cursor": ["Invalid cursor: pass back a next_cursor from a previous page."]}
+            )
+        page, more = rows[:limit], len(rows) > limit
+        return Response(
+            {
+                "messages": MessageSerializer(page, many=True).data,
+                "next_cursor": page[-1].message_id if more else None,
+            }
+        )
 
     @extend_schema(
         operation_id="messages_create",
@@ -274,21 +264,6 @@ class MessageDetailView(WorkspaceAPIView):
 # OpenAPI schema and an offline docs page
 
 
-class ClerkSessionScheme(OpenApiAuthenticationExtension):
-    """Document the Clerk session token as what it is on the wire: a Bearer JWT."""
-
-    target_class = "chatauth.drf.ClerkSessionAuthentication"
-    name = "clerkSession"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A Clerk session token (or the `__session` cookie from the same site).",
-        }
-
-
 class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 document; public, and indifferent to whatever token the caller sends."""
 
@@ -328,4 +303,3 @@ def docs_asset(request: HttpRequest, name: str) -> FileResponse:
     response = FileResponse((_SWAGGER_DIST / name).open("rb"), content_type=_DOCS_ASSETS[name])
     response["Cache-Control"] = "public, max-age=86400"
     return response
-

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.appsettings import AppSettings
+from django.conf import settings
+
+from config.appsettings import AppSettings, Setting
+
+
+def _redis_cache_location() -> str:
+    cache = settings.CACHES["default"]
+    return str(cache.get("LOCATION", "")) if str(cache.get("BACKEND", "")).endswith("RedisCache") else ""
+
 
 DEFAULTS: dict[str, Any] = {
-    "OPENAI_API_KEY": "",
-    "OPENAI_BASE_URL": "",
+    "OPENAI_API_KEY": Setting("", env="OPENAI_API_KEY"),
+    "OPENAI_BASE_URL": Setting("", env="OPENAI_BASE_URL"),
     "MODEL": "gpt-4o-mini",
     "TITLE_MODEL": "",
-    "DEV_MODEL": False,
+    # The offline development model: on in DEBUG when no OPENAI_API_KEY is set (or forced with CHAT_DEV_MODEL).
+    "DEV_MODEL": Setting(lambda: bool(settings.DEBUG)),
     "SYSTEM_PROMPT": "You are a helpful assistant.",
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_MESSAGES": 200,
@@ -23,10 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "KEEPALIVE_SECONDS": 15.0,
     "RATE_LIMIT_REQUESTS": 30,
     "RATE_LIMIT_WINDOW_SECONDS": 60,
+    # POST /api/threads/{id}/title calls the model: per user, in the same window.
+    "TITLE_RATE_LIMIT_REQUESTS": 10,
     "MAX_CONCURRENT_STREAMS": 3,
     "DB_CONCURRENCY": 16,
-    "RESUMABLE": False,
-    "REDIS_URL": "",
+    # Resumable generations need Redis: on by default when the shared cache is Redis.
+    "RESUMABLE": Setting(lambda: bool(_redis_cache_location()), cast=bool),
+    "REDIS_URL": Setting(_redis_cache_location),
     "LEASE_SECONDS": 15,
     "LOG_TTL_SECONDS": 600,
 }

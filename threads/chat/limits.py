@@ -1,6 +1,6 @@
 """Per-user request rate and concurrent-stream limits, kept in the shared cache so every worker agrees.
 
-The rate limit is a fixed-window counter (`cache.add` + `cache.incr`, atomic on Redis). A stream holds
+The request rate limits are `config.ratelimit`'s sliding windows (exact at window boundaries). A stream holds
 one of N slot keys, each with a TTL of the longest allowed generation, so a slot held by a worker that
 died frees itself.
 """
@@ -8,20 +8,13 @@ died frees itself.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from config.ratelimit import Limited, hit
 from threads.chat.conf import chat_settings
-
-
-@dataclass(frozen=True)
-class Limited:
-    retry_after: int
-    message: str
 
 
 def _user_key(user_id: str) -> str:
@@ -29,25 +22,25 @@ def _user_key(user_id: str) -> str:
 
 
 def check_rate(user_id: str) -> Limited | None:
-    """Count this request; `Limited` when the user is over the window's budget."""
-    window = max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS))
-    now = time.time()
-    index = int(now // window)
-    key = f"chat:rate:{_user_key(user_id)}:{index}"
-    cache.add(key, 0, timeout=window + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window + 5)
-        count = 1
-    if count > chat_settings.RATE_LIMIT_REQUESTS:
-        retry_after = max(1, math.ceil((index + 1) * window - now))
-        return Limited(
-            retry_after,
-            f"Too many chat requests: at most {chat_settings.RATE_LIMIT_REQUESTS} "
-            f"per {window} s. Retry in {retry_after} s.",
-        )
-    return None
+    """Count this chat request; `Limited` when the user is over the sliding window's budget."""
+    return hit(
+        "chat",
+        user_id,
+        limit=int(chat_settings.RATE_LIMIT_REQUESTS),
+        window=max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)),
+        what="chat requests",
+    )
+
+
+def check_title_rate(user_id: str) -> Limited | None:
+    """Title generation calls the model too: its own, smaller budget per user."""
+    return hit(
+        "title",
+        user_id,
+        limit=int(chat_settings.TITLE_RATE_LIMIT_REQUESTS),
+        window=max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)),
+        what="title requests",
+    )
 
 
 @dataclass

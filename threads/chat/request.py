@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.errors import ApiError
+from config.validation import parse_json_body, storable_json
 from threads.chat.conf import chat_settings
 
 ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
@@ -119,12 +121,13 @@ def _validate_call_settings(raw: Any) -> dict[str, Any]:
 
 
 def parse_chat_request(raw_body: bytes) -> ChatRequest:
-    _require(len(raw_body) <= chat_settings.MAX_BODY_BYTES, f"body is larger than {chat_settings.MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw_body or b"null", parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
-    except (ValueError, RecursionError) as exc:
-        raise BadChatRequest("body is not valid JSON") from exc
+        limit = chat_settings.MAX_BODY_BYTES
+        body = parse_json_body(raw_body or b"null", max_bytes=limit, setting="CHAT_MAX_BODY_BYTES")
+    except ApiError as exc:
+        raise BadChatRequest(str(exc.detail)) from exc
     _require(isinstance(body, dict), "body must be a JSON object")
+    _require(storable_json(body), "strings must not contain NUL characters or unpaired surrogates")
     thread_id = body.get("id")
     _require(isinstance(thread_id, str) and ID_RE.match(thread_id) is not None, "id (the chat/thread id) is required")
     messages = body.get("messages")

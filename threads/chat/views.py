@@ -9,13 +9,14 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from chatauth.caller import Principal
+from chatauth.caller import ANONYMOUS, Caller
 from config.errors import json_error
+from config.ratelimit import Limited
 from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.limits import Limited, acquire_stream_slot, check_rate
+from threads.chat.limits import acquire_stream_slot, check_rate, check_title_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
@@ -23,7 +24,8 @@ from threads.models import Message
 
 
 def _unauthorized(request: HttpRequest) -> JsonResponse:
-    failure = getattr(request, "auth_state", None) and request.auth_state.failure
+    auth = getattr(request, "clerk", None)
+    failure = auth.state().failure if auth is not None else None  # already settled by _principal
     response = json_error(
         failure.reason if failure else "unauthorized",
         failure.message if failure else "Sign in required: send a Clerk session token.",
@@ -39,15 +41,16 @@ def _too_many(limited: Limited) -> JsonResponse:
     return response
 
 
-def _principal(request: HttpRequest) -> Principal | None:
-    return getattr(request, "principal", None)
+async def _principal(request: HttpRequest) -> Caller | None:
+    auth = getattr(request, "clerk", None)
+    return (await auth.astate() if auth is not None else ANONYMOUS).caller
 
 
 @csrf_exempt
 async def chat(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return json_error("method_not_allowed", "Use POST.", 405)
-    principal = _principal(request)
+    principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
     try:
@@ -87,7 +90,7 @@ def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
 
 
 async def _start_resumable(
-    principal: Principal, chat_request: Any, thread: Any, slot: Any
+    principal: Caller, chat_request: Any, thread: Any, slot: Any
 ) -> tuple[HttpResponse, bool]:
     """The server owns the generation; this response is just its first reader. Also says whether the
     generation took over the stream slot."""
@@ -112,9 +115,9 @@ async def _start_resumable(
     return _event_stream(resumable.read_generation(thread.id, workspace, generation_id)), True
 
 
-def _thread_for_title(principal: Principal, thread_id: str) -> tuple[Any, dict[str, Any] | None]:
+def _thread_for_title(principal: Caller, thread_id: str) -> tuple[Any, dict[str, Any] | None]:
     thread = services.thread_get(workspace=principal.workspace, thread_id=thread_id)
-    first_user = next((m for m in services.messages_in_tree_order(thread=thread) if m.role == "user"), None)
+    first_user = services.first_user_message(thread=thread)
     return thread, (first_user.content if first_user else None)
 
 
@@ -123,9 +126,12 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     """Regenerate a thread's title from its first user message."""
     if request.method != "POST":
         return json_error("method_not_allowed", "Use POST.", 405)
-    principal = _principal(request)
+    principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
+    limited = await sync_to_async(check_title_rate)(principal.user_id)
+    if limited:
+        return _too_many(limited)
     try:
         thread, first_user = await run_db(_thread_for_title, principal, thread_id)
     except services.NotFound:
@@ -142,7 +148,7 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
     """GET: resume the thread's running generation (204 when there is none). DELETE: stop it."""
     if request.method not in ("GET", "DELETE"):
         return json_error("method_not_allowed", "Use GET to resume or DELETE to stop.", 405)
-    principal = _principal(request)
+    principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
     try:

@@ -10,36 +10,28 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
 
 from chatauth.caller import Workspace
+from threads import services
 from threads.models import Message, Thread
 
 
 def threads_page(*, workspace: Workspace, archived: bool, limit: int, after: str | None) -> list[Thread]:
-    """Newest activity first; `after` is the id of the previous page's last thread (unknown ids start over)."""
-    base = Thread.objects.for_workspace(workspace)
-    qs = base.filter(is_archived=archived).newest_activity_first()
+    """Newest activity first; `after` is the id of the previous page's last thread (unknown ids start over,
+    as the client expects). The same keyset query as `/api/threads`."""
+    anchor = None
     if after:
-        anchor = base.filter(id=after).values("last_message_at", "id").first()
-        if anchor is not None:
-            at = anchor["last_message_at"]
-            qs = qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=anchor["id"]))
-    return list(qs[:limit])
+        row = Thread.objects.for_workspace(workspace).filter(id=after).values_list("last_message_at", "id").first()
+        anchor = tuple(row) if row is not None else None
+    return services.thread_list(workspace=workspace, archived=archived, limit=limit, after=anchor)
 
 
 def messages_page(*, thread: Thread, format: str | None, limit: int, after: str | None) -> list[Message]:
-    """Newest first (height, created_at, id descending), the order the client reverses into a tree."""
-    qs: QuerySet[Message] = thread.messages.select_related("parent")
-    if format:
-        qs = qs.filter(format=format)
-    qs = qs.order_by("-height", "-created_at", "-id")
-    if after:
-        anchor = thread.messages.filter(message_id=after).values("height", "created_at", "id").first()
-        if anchor is not None:
-            h, c, i = anchor["height"], anchor["created_at"], anchor["id"]
-            qs = qs.filter(Q(height__lt=h) | Q(height=h, created_at__lt=c) | Q(height=h, created_at=c, id__lt=i))
-    return list(qs[:limit])
+    """Newest first, the order the client reverses into a tree; an unknown `after` starts over (client contract)."""
+    page = services.message_page(thread=thread, limit=limit, format=format, after=after, newest_first=True)
+    if page is None:
+        page = services.message_page(thread=thread, limit=limit, format=format, newest_first=True)
+    return page or []
 
 
 def messages_delete(*, thread: Thread, message_ids: Iterable[str]) -> int:

@@ -1,14 +1,10 @@
-"""/v1 (Assistant Cloud compatible) and the backend token endpoint; included at the root by config/urls.py."""
+"""/v1 (Assistant Cloud compatible) chat data; the token endpoints are in `chatauth.cloud.urls`."""
 
 from django.urls import path, re_path
 
 from threads.cloud import views
 
 urlpatterns = [
-    path("api/assistant-ui-token", views.AssistantUiTokenView.as_view(), name="assistant-ui-token"),
-    path("v1/auth/tokens", views.AuthTokensView.as_view(), name="cloud-auth-tokens"),
-    path("v1/auth/tokens/anonymous", views.AnonymousTokenView.as_view(), name="cloud-auth-anonymous"),
-    path("v1/auth/tokens/refresh", views.RefreshTokenView.as_view(), name="cloud-auth-refresh"),
     path("v1/threads", views.ThreadListView.as_view(), name="cloud-threads"),
     path("v1/threads/claim", views.ThreadClaimView.as_view(), name="cloud-threads-claim"),
     path("v1/threads/<str:thread_id>", views.ThreadDetailView.as_view(), name="cloud-thread"),

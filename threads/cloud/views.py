@@ -12,80 +12,65 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from rest_framework import status
-from rest_framework.exceptions import ParseError
-from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatauth.caller import Principal, Workspace
+from chatauth.caller import Caller, Workspace
 from chatauth.cloud import anonymous
-from chatauth.cloud.auth import CloudAuthentication, CloudCaller, HasWorkspace, IsApiKeyCaller, IsSignedInWorkspace
-from chatauth.cloud.conf import cloud_settings
-from chatauth.cloud.tokens import InvalidWorkspaceId, check_id, mint
+from chatauth.drf import CloudAuthentication, HasWorkspace, IsSignedInWorkspace
+from config.errors import ApiError
+from config.validation import BoundedJSONParser, JsonAlways, validated
 from threads import services
 from threads.cloud import services as cloud_services
 from threads.cloud.serializers import (
-    CloudError,
-    body_object,
-    invalid,
+    EventsBody,
+    FeedbackBody,
+    MessageCreateBody,
+    MessagesDeleteBody,
+    MessageUpdateBody,
+    RefreshTokenBody,
+    RunReportBody,
+    RunStreamBody,
+    ThreadCreateBody,
+    ThreadUpdateBody,
     message_json,
     not_found,
-    opt_bool,
-    opt_count,
-    opt_object,
-    opt_string,
-    opt_timestamp,
-    query_bool,
-    query_limit,
-    reject_unknown,
-    req_string,
     thread_json,
-    timestamp,
 )
-from threads.cloud.titles import FALLBACK_TITLE, first_user_text, title_chunks, title_from_text
+from threads.conf import threads_settings
 from threads.models import MessageFeedback, RunReport
+from threads.pagination import page_limit, query_bool
+from threads.titles import FALLBACK_TITLE, first_user_text, title_chunks, title_from_text
 
 logger = logging.getLogger(__name__)
 
-THREAD_PAGE_DEFAULT, THREAD_PAGE_MAX = 20, 100
-MESSAGE_PAGE_DEFAULT, MESSAGE_PAGE_MAX = 200, 200
-FEEDBACK_TYPES = ("positive", "negative")
-RUN_STATUSES = ("completed", "incomplete", "error")
 TITLE_ASSISTANT = "system/thread_title"
-
-
-class JsonAlways(BaseContentNegotiation):
-    """Bodies are JSON whatever `Accept` says (the title stream sends `Accept: text/plain` and gets text)."""
-
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return DefaultContentNegotiation().select_parser(request, parsers)
-
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
 
 
 class CloudView(APIView):
     authentication_classes = [CloudAuthentication]
     permission_classes = [HasWorkspace]
     content_negotiation_class = JsonAlways
+    parser_classes = [BoundedJSONParser]
 
     @property
-    def caller(self) -> CloudCaller:
+    def max_body(self) -> tuple[int, str]:
+        return threads_settings.MAX_BODY_BYTES, "THREADS_MAX_BODY_BYTES"
+
+    @property
+    def caller(self) -> Caller:
         return self.request.auth
 
     @property
     def workspace(self) -> Workspace:
         return self.request.auth.workspace
 
-    def data(self) -> dict[str, Any]:
-        try:
-            return body_object(self.request.data)
-        except ParseError as exc:
-            raise CloudError("invalid_json", "The request body is not valid JSON.") from exc
+    def body(self, serializer_class: type) -> dict[str, Any]:
+        return validated(serializer_class, self.request.data)
 
     def thread(self, thread_id: str, *, for_update: bool = False) -> Any:
         try:
@@ -96,7 +81,7 @@ class CloudView(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         caller = getattr(request, "_auth", None)
-        if isinstance(caller, CloudCaller) and caller.exchange_token:
+        if isinstance(caller, Caller) and caller.exchange_token:
             # Token exchange: the client caches this workspace token instead of the provider JWT.
             response["Authorization"] = f"Bearer {caller.exchange_token}"
         return response
@@ -106,124 +91,42 @@ def no_content() -> Response:
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- tokens ---------------------------------------------------------------------------------------------------
-
-
-class AssistantUiTokenView(APIView):
-    """`POST /api/assistant-ui-token`: a Clerk-signed-in caller gets a workspace token as plain text."""
-
-    content_negotiation_class = JsonAlways
-
-    def post(self, request: Request) -> HttpResponse:
-        principal: Principal = request.auth
-        try:
-            check_id(principal.user_id, "user id")
-            if principal.org_id:
-                check_id(principal.org_id, "org id")
-        except InvalidWorkspaceId as exc:
-            raise CloudError("workspace_invalid", str(exc)) from exc
-        response = HttpResponse(mint(principal.workspace), content_type="text/plain; charset=utf-8")
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-class AuthTokensView(CloudView):
-    """`POST /v1/auth/tokens` with an API key + Aui-User-Id + Aui-Workspace-Id: `{token}`."""
-
-    permission_classes = [IsApiKeyCaller]
-
-    def post(self, request: Request) -> Response:
-        token = mint(self.workspace, api_key_id=self.caller.api_key_id)
-        return Response({"token": token}, headers={"Cache-Control": "no-store"})
-
-
-class AnonymousModeView(APIView):
-    content_negotiation_class = JsonAlways
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if not cloud_settings.ANONYMOUS_ENABLED:
-            raise CloudError("anonymous_disabled", "Anonymous mode is off.", status.HTTP_404_NOT_FOUND)
-
-    @staticmethod
-    def token_response(identity: Any, refresh: anonymous.IssuedRefreshToken) -> Response:
-        body = {
-            "access_token": mint(anonymous.workspace_of(identity), anonymous=True),
-            "refresh_token": {"token": refresh.token, "expires_at": timestamp(refresh.expires_at)},
-        }
-        return Response(body, headers={"Cache-Control": "no-store"})
-
-
-class AnonymousTokenView(AnonymousModeView):
-    """`POST /v1/auth/tokens/anonymous`: a new anonymous identity."""
-
-    def post(self, request: Request) -> Response:
-        identity, refresh = anonymous.create_identity()
-        return self.token_response(identity, refresh)
-
-
-class RefreshTokenView(AnonymousModeView):
-    """`POST /v1/auth/tokens/refresh {refresh_token}`: a new access token; the refresh token rotates."""
-
-    def post(self, request: Request) -> Response:
-        try:
-            body = body_object(request.data)
-        except ParseError as exc:
-            raise CloudError("invalid_json", "The request body is not valid JSON.") from exc
-        raw = req_string(body, "refresh_token", max_length=200)
-        try:
-            identity, refresh = anonymous.refresh(raw)
-        except anonymous.RefreshTokenInvalid as exc:
-            raise CloudError(
-                "invalid_refresh_token", "The refresh token is invalid, expired or already used.", 401
-            ) from exc
-        return self.token_response(identity, refresh)
-
-
 # --- threads --------------------------------------------------------------------------------------------------
 
 
 class ThreadListView(CloudView):
     def get(self, request: Request) -> Response:
+        params = request.query_params
         threads = cloud_services.threads_page(
             workspace=self.workspace,
-            archived=query_bool(request.query_params, "is_archived"),
-            limit=query_limit(request.query_params, default=THREAD_PAGE_DEFAULT, maximum=THREAD_PAGE_MAX),
-            after=request.query_params.get("after") or None,
+            archived=query_bool(params, "is_archived"),
+            limit=page_limit(params.get("limit")),
+            after=params.get("after") or None,
         )
         return Response({"threads": [thread_json(t) for t in threads]})
 
     def post(self, request: Request) -> Response:
-        body = self.data()
-        reject_unknown(body, {"title", "last_message_at", "metadata", "external_id", "upsert"})
-        title = opt_string(body, "title", max_length=500)
-        last_message_at = opt_timestamp(body, "last_message_at")
-        metadata = opt_object(body, "metadata")
-        external_id = opt_string(body, "external_id", max_length=255)
-        upsert = opt_bool(body, "upsert") or False
-        if upsert and not external_id:
-            raise invalid("upsert: needs an external_id.")
+        body = self.body(ThreadCreateBody)
+        external_id = body.get("external_id")
         if external_id:
             existing = cloud_services.thread_by_external_id(workspace=self.workspace, external_id=external_id)
             if existing is not None:
-                if not upsert:
-                    raise CloudError("conflict", "A thread with this external_id exists.", status.HTTP_409_CONFLICT)
-                changes = {k: v for k, v in (("title", title), ("metadata", metadata)) if k in body and v is not None}
+                if not body.get("upsert"):
+                    raise ApiError("conflict", "A thread with this external_id exists.", status.HTTP_409_CONFLICT)
+                changes = {k: body[k] for k in ("title", "metadata") if body.get(k) is not None}
                 if changes:
                     services.thread_update(thread=existing, **changes)
                 return Response({"thread_id": existing.id})
         try:
             thread = services.thread_create(
                 workspace=self.workspace,
-                title=title,
-                metadata=metadata,
+                title=body.get("title"),
+                metadata=body.get("metadata"),
                 external_id=external_id,
-                last_message_at=last_message_at,
+                last_message_at=body.get("last_message_at"),
             )
-        except IntegrityError as exc:  # a concurrent create took the external id first
-            raise CloudError("conflict", "A thread with this external_id exists.", status.HTTP_409_CONFLICT) from exc
+        except (services.ExternalIdTaken, IntegrityError) as exc:  # a concurrent create took the external id first
+            raise ApiError("conflict", "A thread with this external_id exists.", status.HTTP_409_CONFLICT) from exc
         return Response({"thread_id": thread.id}, status=status.HTTP_201_CREATED)
 
 
@@ -232,17 +135,16 @@ class ThreadDetailView(CloudView):
         return Response({"thread": thread_json(self.thread(thread_id))})
 
     def put(self, request: Request, thread_id: str) -> Response:
-        body = self.data()
-        reject_unknown(body, {"title", "last_message_at", "metadata", "is_archived"})
+        body = self.body(ThreadUpdateBody)
         changes: dict[str, Any] = {}
         if "title" in body:
-            changes["title"] = opt_string(body, "title", max_length=500)
+            changes["title"] = body["title"]
         if body.get("last_message_at") is not None:
-            changes["last_message_at"] = opt_timestamp(body, "last_message_at")
+            changes["last_message_at"] = body["last_message_at"]
         if "metadata" in body:
-            changes["metadata"] = opt_object(body, "metadata") or {}
+            changes["metadata"] = body["metadata"] or {}
         if body.get("is_archived") is not None:
-            changes["is_archived"] = opt_bool(body, "is_archived")
+            changes["is_archived"] = body["is_archived"]
         with transaction.atomic():
             thread = self.thread(thread_id, for_update=True)
             if changes:
@@ -260,14 +162,14 @@ class ThreadClaimView(CloudView):
     permission_classes = [IsSignedInWorkspace]
 
     def post(self, request: Request) -> Response:
-        raw = req_string(self.data(), "refresh_token", max_length=200)
+        raw = self.body(RefreshTokenBody)["refresh_token"]
         try:
             with transaction.atomic():
                 identity = anonymous.begin_claim(raw, claimed_by=self.workspace.key)
                 moved = cloud_services.threads_move(source=anonymous.workspace_of(identity), target=self.workspace)
         except anonymous.RefreshTokenInvalid as exc:
             anonymous.revoke_after_reuse(exc)
-            raise CloudError(
+            raise ApiError(
                 "invalid_refresh_token", "The refresh token is invalid, expired or already used.", 401
             ) from exc
         return Response({"moved": moved})
@@ -279,55 +181,39 @@ class ThreadClaimView(CloudView):
 class MessageListView(CloudView):
     def get(self, request: Request, thread_id: str) -> Response:
         thread = self.thread(thread_id)
+        params = request.query_params
         messages = cloud_services.messages_page(
             thread=thread,
-            format=request.query_params.get("format") or None,
-            limit=query_limit(request.query_params, default=MESSAGE_PAGE_DEFAULT, maximum=MESSAGE_PAGE_MAX),
-            after=request.query_params.get("after") or None,
+            format=params.get("format") or None,
+            limit=page_limit(params.get("limit"), messages=True),
+            after=params.get("after") or None,
         )
         return Response({"messages": [message_json(m) for m in messages]})
 
     def post(self, request: Request, thread_id: str) -> Response:
-        body = self.data()
-        if "open_run" in body or "lease_id" in body:
-            # The client retries without the lease when a server does not support run leases.
-            raise invalid("Run leases (open_run, lease_id) are not supported by this server.")
-        reject_unknown(body, {"parent_id", "parent_external_id", "format", "content", "external_id"})
-        fmt = req_string(body, "format", max_length=64)
-        content = opt_object(body, "content")
-        if content is None:
-            raise invalid("content: required, a JSON object.")
-        parent = opt_string(body, "parent_id", max_length=255) or opt_string(body, "parent_external_id", max_length=255)
-        external_id = opt_string(body, "external_id", max_length=255)
+        body = self.body(MessageCreateBody)
+        parent = body.get("parent_id") or body.get("parent_external_id")
+        external_id = body.get("external_id")
         # A client id short enough becomes the message id: retries are idempotent and both faces share ids.
         message_id = external_id if external_id and len(external_id) <= 128 else None
         thread = self.thread(thread_id)
         try:
             message, created = services.message_append(
-                thread=thread, format=fmt, content=content, parent_id=parent, message_id=message_id
+                thread=thread, format=body["format"], content=body["content"], parent_id=parent, message_id=message_id
             )
         except services.InvalidParent as exc:
-            raise CloudError("invalid_parent", "parent_id is not a message of this thread.") from exc
+            raise ApiError("invalid_parent", "parent_id is not a message of this thread.") from exc
         return Response({"message_id": message.message_id}, status=201 if created else 200)
 
     def delete(self, request: Request, thread_id: str) -> Response:
-        body = self.data()
-        ids = body.get("message_ids")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
-            raise invalid("message_ids: required, a list of at most 1000 message ids.")
+        ids = self.body(MessagesDeleteBody)["message_ids"]
         cloud_services.messages_delete(thread=self.thread(thread_id), message_ids=ids)
         return no_content()
 
 
 class MessageDetailView(CloudView):
     def put(self, request: Request, thread_id: str, message_id: str) -> Response:
-        body = self.data()
-        if "lease_id" in body:
-            raise CloudError("lease_mismatch", "This server grants no run leases.", status.HTTP_409_CONFLICT)
-        reject_unknown(body, {"content"})
-        content = opt_object(body, "content")
-        if content is None:
-            raise invalid("content: required, a JSON object.")
+        content = self.body(MessageUpdateBody)["content"]
         thread = self.thread(thread_id)
         try:
             message = services.message_get(thread=thread, message_id=message_id)
@@ -339,19 +225,16 @@ class MessageDetailView(CloudView):
 
 class MessageFeedbackView(CloudView):
     def post(self, request: Request, thread_id: str, message_id: str) -> Response:
-        body = self.data()
-        reject_unknown(body, {"type", "comment"})
-        kind = body.get("type")
-        if kind not in FEEDBACK_TYPES:
-            raise invalid("type: must be 'positive' or 'negative'.")
-        comment = opt_string(body, "comment", max_length=5000)
+        body = self.body(FeedbackBody)
         thread = self.thread(thread_id)
         try:
             message = services.message_get(thread=thread, message_id=message_id)
         except services.NotFound as exc:
             raise not_found("Message") from exc
-        feedback = MessageFeedback.objects.create(message=message, type=kind, comment=comment or None)
-        return Response({"feedback_id": str(feedback.pk), "type": kind, "comment": feedback.comment})
+        feedback = MessageFeedback.objects.for_workspace(self.workspace).create(
+            message=message, type=body["type"], comment=body.get("comment") or None
+        )
+        return Response({"feedback_id": str(feedback.pk), "type": feedback.type, "comment": feedback.comment})
 
 
 class RunLeaseView(CloudView):
@@ -374,22 +257,15 @@ class RunStreamView(CloudView):
     """`POST /v1/runs/stream` for `system/thread_title`: a heuristic title, saved, then streamed as text."""
 
     def post(self, request: Request) -> StreamingHttpResponse:
-        body = self.data()
-        thread_id = req_string(body, "thread_id", max_length=255)
-        assistant_id = body.get("assistant_id")
-        if assistant_id != TITLE_ASSISTANT:
-            raise CloudError(
-                "unsupported_assistant", f"Only assistant_id {TITLE_ASSISTANT!r} runs on this server.", 400
-            )
-        messages = body.get("messages", [])
-        if not isinstance(messages, list):
-            raise invalid("messages: must be a list.")
+        body = self.body(RunStreamBody)
+        if body["assistant_id"] != TITLE_ASSISTANT:
+            raise ApiError("unsupported_assistant", f"Only assistant_id {TITLE_ASSISTANT!r} runs on this server.")
         with transaction.atomic():
-            thread = self.thread(thread_id, for_update=True)
-            text = first_user_text(messages)
+            thread = self.thread(body["thread_id"], for_update=True)
+            text = first_user_text(body.get("messages") or [])
             if not text:
-                stored = services.messages_in_tree_order(thread=thread)
-                text = first_user_text(m.content for m in stored)
+                stored = services.first_user_message(thread=thread)
+                text = first_user_text([stored.content]) if stored else ""
             title = title_from_text(text) if text else FALLBACK_TITLE
             services.thread_update(thread=thread, title=title)
         response = StreamingHttpResponse(_stream(title_chunks(title)), content_type="text/plain; charset=utf-8")
@@ -401,21 +277,17 @@ class RunReportView(CloudView):
     """`POST /v1/runs`: run telemetry, kept as a `RunReport` for the admin."""
 
     def post(self, request: Request) -> Response:
-        body = self.data()
-        thread_id = req_string(body, "thread_id", max_length=255)
-        run_status = body.get("status")
-        if run_status not in RUN_STATUSES:
-            raise invalid(f"status: must be one of {', '.join(RUN_STATUSES)}.")
-        model_id = opt_string(body, "model_id", max_length=200)
-        counts = {name: opt_count(body, name) for name in ("input_tokens", "output_tokens", "duration_ms")}
-        thread = self.thread(thread_id)
-        report = RunReport.objects.create(
+        body = self.body(RunReportBody)
+        thread = self.thread(body["thread_id"])
+        report = RunReport.objects.for_workspace(self.workspace).create(
             id="run_" + secrets.token_urlsafe(16),
             thread=thread,
-            status=run_status,
-            model_id=model_id,
-            payload=body,
-            **counts,
+            status=body["status"],
+            model_id=body.get("model_id"),
+            input_tokens=body.get("input_tokens"),
+            output_tokens=body.get("output_tokens"),
+            duration_ms=body.get("duration_ms"),
+            payload=request.data,
         )
         return Response({"run_id": report.id}, status=status.HTTP_201_CREATED)
 
@@ -424,9 +296,7 @@ class EventsView(CloudView):
     """`POST /v1/events`: engagement events are acknowledged (202) but not stored by this server."""
 
     def post(self, request: Request) -> Response:
-        events = self.data().get("events")
-        if not isinstance(events, list) or len(events) > 100:
-            raise invalid("events: required, a list of at most 100 events.")
+        events = self.body(EventsBody)["events"]
         return Response({"accepted": len(events)}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -438,6 +308,6 @@ class NotFoundView(APIView):
     permission_classes = [AllowAny]
 
     def handle(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise CloudError("not_found", "No such endpoint.", status.HTTP_404_NOT_FOUND)
+        raise ApiError("not_found", "No such endpoint.", status.HTTP_404_NOT_FOUND)
 
     get = post = put = patch = delete = handle

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from chatauth.clerk.conf import clerk_settings
+from config.appsettings import AppSettings, Setting
 from config.errors import json_error
 
 ENTRY = "src/main.tsx"
@@ -42,14 +43,18 @@ DEV_SESSION_TTL_SECONDS = 3600
 DEV_ORG_ROLES = ("admin", "member")
 
 
-def web_settings() -> dict[str, Any]:
-    """The optional `WEBAPP` settings dict: `DIST_DIR` (the Vite build) and `API_BASE` (default: same origin)."""
-    default_dist = Path(settings.BASE_DIR) / "threads" / "webapp" / "dist"
-    return {"DIST_DIR": str(default_dist), "API_BASE": "", **getattr(settings, "WEBAPP", {})}
+# `WEBAPP_DIST_DIR` (the Vite build) and `WEBAPP_API_BASE` (where the page sends API calls; default: same origin).
+web_settings = AppSettings(
+    "WEBAPP",
+    {
+        "DIST_DIR": Setting(lambda: str(Path(settings.BASE_DIR) / "threads" / "webapp" / "dist")),
+        "API_BASE": "",
+    },
+)
 
 
 def dist_dir() -> Path:
-    return Path(web_settings()["DIST_DIR"])
+    return Path(web_settings.DIST_DIR)
 
 
 @lru_cache(maxsize=8)
@@ -92,7 +97,7 @@ def page_settings() -> dict[str, Any]:
     return {
         "mode": mode,
         "publishableKey": clerk_settings.PUBLISHABLE_KEY if mode == "clerk" else "",
-        "apiBase": web_settings()["API_BASE"],
+        "apiBase": web_settings.API_BASE,
         "devSessionUrl": "/dev/session",
     }
 

@@ -16,7 +16,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chatauth.clerk.conf import clerk_settings, parse_publishable_key
+from chatauth.clerk.conf import clerk_settings, ops_settings, parse_publishable_key
 from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, load_pem_key, rsa_keys_from_jwks, session_key_source
 
@@ -170,7 +170,7 @@ class Command(BaseCommand):
             report.ok(f"Authorized parties: {', '.join(parties)}")
 
     def _check_webhook_secret(self, report: Report) -> None:
-        secret = (getattr(settings, "OPS", {}) or {}).get("CLERK_WEBHOOK_SIGNING_SECRET", "")
+        secret = ops_settings.CLERK_WEBHOOK_SIGNING_SECRET
         if not secret:
             report.warn("No CLERK_WEBHOOK_SIGNING_SECRET: /webhooks/clerk refuses deliveries (user deletions).")
             return

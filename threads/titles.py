@@ -1,4 +1,8 @@
-"""Thread titles without a model call: the gist of the first user message, cut at a word boundary."""
+"""The one title rule of both faces: plain text (markdown stripped), at most 48 characters, cut at a word.
+
+A title comes from the title model when one is configured (`threads.chat.titles`), else from the first user
+message; either way it goes through `clean_title`, so `/api` and `/v1` title the same thread the same way.
+"""
 
 from __future__ import annotations
 
@@ -41,13 +45,16 @@ def first_user_text(messages: Iterable[Any]) -> str:
     return ""
 
 
-def title_from_text(text: str) -> str:
+def plain_text(text: str) -> str:
+    """Markdown reduced to its words: code blocks dropped, emphasis, headings, quotes and link brackets removed."""
     cleaned = re.sub(r"```.*?```", " ", text, flags=re.S)
+    cleaned = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", cleaned)
     cleaned = re.sub(r"[`*_#>\[\]]+", " ", cleaned)
-    cleaned = " ".join(cleaned.split())
-    cleaned = _LEADING_FILLER.sub("", cleaned).strip()
-    sentence = re.split(r"(?<=[.!?])\s", cleaned, maxsplit=1)[0].rstrip(".!?;:, ")
-    words = sentence.split()[:MAX_WORDS]
+    return " ".join(cleaned.split())
+
+
+def _fit(words: list[str]) -> str:
+    """As many whole words as fit in MAX_TITLE_CHARS (a single overlong word is cut)."""
     title = ""
     for word in words:
         candidate = f"{title} {word}".strip()
@@ -56,6 +63,20 @@ def title_from_text(text: str) -> str:
         title = candidate
     if not title and words:
         title = words[0][:MAX_TITLE_CHARS]
+    return title
+
+
+def clean_title(raw: str) -> str:
+    """Any proposed title (a model's answer) held to the title rule; '' when nothing is left."""
+    first_line = raw.strip().splitlines()[0] if raw.strip() else ""
+    return _fit(plain_text(first_line.strip().strip("\"'“”")).rstrip(".!?;:, ").split())
+
+
+def title_from_text(text: str) -> str:
+    """A title from a user's first message: its first sentence's first words, fillers ("hi, can you") dropped."""
+    cleaned = _LEADING_FILLER.sub("", plain_text(text)).strip()
+    sentence = re.split(r"(?<=[.!?])\s", cleaned, maxsplit=1)[0].rstrip(".!?;:, ")
+    title = _fit(sentence.split()[:MAX_WORDS])
     return (title[:1].upper() + title[1:]) if title else FALLBACK_TITLE
 
 
