@@ -3,6 +3,7 @@
 Every variable is listed with its default in `.env.example` and the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "chatauth",
@@ -49,6 +51,15 @@ MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Admin password sign-in: django-axes first (refuses locked-out callers before any password is checked), then
+# Django's own. Clerk-authenticated API requests never call authenticate(), so axes never sees them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -89,6 +100,26 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# Admin login throttling (django-axes): failed attempts are stored in the database, so every worker sees them.
+# AXES_LOCKOUT_PARAMETERS: comma-separated; each entry locks on its own, `a+b` locks the combination. The default
+# locks an address that fails too often (a spray across users) and a user name that fails too often (a guess
+# from many addresses).
+AXES_ENABLED: bool = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [
+    entry.split("+") if "+" in entry else entry
+    for entry in env.list("AXES_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+]
+_axes_cooloff_minutes = env.float("AXES_COOLOFF_MINUTES", default=15)
+# 0: locked until an operator deletes the access attempt in the admin (or `manage.py axes_reset`).
+AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None
+AXES_RESET_ON_SUCCESS: bool = env.bool("AXES_RESET_ON_SUCCESS", default=True)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The client address is REMOTE_ADDR only, never a header a client could forge. Behind a load balancer, let uvicorn
+# set it from X-Forwarded-For for trusted proxies only: `--forwarded-allow-ips <balancer address>`.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.authentication.ClerkSessionAuthentication"],
