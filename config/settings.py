@@ -42,6 +42,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The admin's CSS/JS (and Swagger UI's) from STATIC_ROOT (production) or the finders (DEBUG), before any
+    # session or auth work; async-capable, so API requests do not hop to a thread to pass through.
+    "config.staticfiles.StaticFilesMiddleware",
     "chatauth.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,7 +102,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `manage.py collectstatic` writes here (production start-up); WhiteNoise serves it with far-future cache headers.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# With DEBUG on (make run, and the test suite) WhiteNoise serves straight from the apps' static folders and URLs are
+# unhashed: no collectstatic needed.
+WHITENOISE_USE_FINDERS: bool = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+WHITENOISE_AUTOREFRESH: bool = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Otherwise (production) hashed, compressed copies made by `collectstatic`, cached forever by browsers. A static
+    # URL missing from the manifest fails the page loudly, so a forgotten collectstatic cannot go unnoticed.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if WHITENOISE_USE_FINDERS
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # Admin login throttling (django-axes): failed attempts are stored in the database, so every worker sees them.
 # AXES_LOCKOUT_PARAMETERS: comma-separated; each entry locks on its own, `a+b` locks the combination. The default
