@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core.cache import cache
 
 from chatauth.errors import TokenVerificationError
+from config.metrics import counts_jwks_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class RemoteJwksSource:
         cache.set(self.cache_key, entry, timeout=max(self.ttl * 24, 86400))
         return entry
 
+    @counts_jwks_fetch
     def fetch(self) -> str:
         headers = {"Accept": "application/json"}
         if self.bearer:

@@ -45,6 +45,7 @@ MIDDLEWARE = [
     # The admin's CSS/JS (and Swagger UI's) from STATIC_ROOT (production) or the finders (DEBUG), before any
     # session or auth work; async-capable, so API requests do not hop to a thread to pass through.
     "config.staticfiles.StaticFilesMiddleware",
+    "config.metrics_http.MetricsMiddleware",
     "chatauth.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -273,6 +274,15 @@ OPS: dict = {
     # The Svix signing secret of the Clerk webhook endpoint (whsec_...); unset: /webhooks/clerk answers 503.
     "CLERK_WEBHOOK_SIGNING_SECRET": env.str("CLERK_WEBHOOK_SIGNING_SECRET", default=""),
 }
+
+# The metrics namespace (Prometheus `/metrics`): read through `config.metrics_http.metrics_settings`.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) turns on multiprocess mode: see the README.
+METRICS: dict = {
+    # Bearer token a scraper sends; unset: /metrics is off (404).
+    "TOKEN": env.str("METRICS_TOKEN", default=""),
+}
+if METRICS["TOKEN"] and len(METRICS["TOKEN"]) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (a random secret), or unset.")
 
 # HTTPS behind a TLS-terminating load balancer: all off by default, turn them on in production.
 if env.bool("SECURE_PROXY_SSL", default=False):
