@@ -16,11 +16,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from config import metrics
+
 LOCKED_OUT = "login_locked_out"
 
 
 def lockout_response(request: HttpRequest, *_: Any) -> HttpResponse:
     # axes calls this with (request, original_response, credentials) or, on its async path, (request, credentials).
+    metrics.rate_limited("admin_login")
     cool_off = get_cool_off(request)
     minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else None
     if minutes:

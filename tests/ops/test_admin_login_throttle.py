@@ -15,6 +15,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from prometheus_client import REGISTRY
 
 LOGIN = "/admin/login/"
 PASSWORD = "correct horse battery staple"
@@ -45,7 +46,12 @@ def signed_in(response: httpx.Response) -> bool:
     return response.status_code == 302 and response.headers["location"] == "/admin/"
 
 
+def lockouts_counted() -> float:
+    return REGISTRY.get_sample_value("rate_limited_total", {"scope": "admin_login"}) or 0.0
+
+
 def test_the_right_password_is_refused_after_too_many_failures(operators, live_server_url):
+    counted = lockouts_counted()
     for _ in range(LIMIT - 1):
         response = sign_in(live_server_url, "operator", "wrong")
         assert response.status_code == 200 and "errornote" in response.text  # the usual "please enter the correct"
@@ -58,6 +64,7 @@ def test_the_right_password_is_refused_after_too_many_failures(operators, live_s
     assert "Too many failed sign-in attempts" in right.text
     assert int(right.headers["retry-after"]) == settings.AXES_COOLOFF_TIME.total_seconds()
     assert "sessionid" not in right.cookies
+    assert lockouts_counted() - counted == 2  # the locking attempt and the refused right password
 
 
 def test_below_the_limit_the_right_password_still_works(operators, live_server_url):
