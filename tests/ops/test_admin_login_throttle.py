@@ -8,6 +8,9 @@ header from loopback. Axes itself reads only REMOTE_ADDR.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,6 +19,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from prometheus_client import REGISTRY
+
+from tests.support.workers import ROOT, Worker, migrate, worker_env
 
 LOGIN = "/admin/login/"
 PASSWORD = "correct horse battery staple"
@@ -131,3 +136,40 @@ def test_a_forged_forwarded_for_header_does_not_buy_fresh_attempts():
         Client(HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").post(LOGIN, {"username": f"user{i}", "password": "x"})
     response = Client(HTTP_X_FORWARDED_FOR="10.9.9.9").post(LOGIN, {"username": "operator", "password": PASSWORD})
     assert response.status_code == 429
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, Worker]]:
+    """Two production worker processes sharing one database, as behind a load balancer."""
+    tmp = tmp_path_factory.mktemp("axes-workers")
+    env = worker_env(
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        CLERK_JWKS_URL="http://127.0.0.1:9/never-fetched.json",
+        WHITENOISE_USE_FINDERS="true",
+    )
+    migrate(env)
+    created = subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "operator", "--email", "o@x.test"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    pair = Worker(env), Worker(env)
+    try:
+        yield tuple(w.wait_ready() for w in pair)  # type: ignore[misc]
+    finally:
+        for worker in pair:
+            worker.stop()
+
+
+def test_failures_on_different_workers_add_up(two_workers):
+    a, b = two_workers
+    for i in range(LIMIT):
+        response = sign_in((a, b)[i % 2].url, "operator", "wrong", ip="203.0.113.50")
+    assert response.status_code == 429
+    for worker in (a, b):
+        refused = sign_in(worker.url, "operator", PASSWORD, ip="192.0.2.99")  # locked by name on every worker
+        assert refused.status_code == 429, worker.output()
