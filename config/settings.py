@@ -130,6 +130,14 @@ AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [
     entry.split("+") if "+" in entry else entry
     for entry in env.list("AXES_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
 ]
+if not AXES_LOCKOUT_PARAMETERS or any(
+    name not in {"ip_address", "username", "user_agent"}
+    for entry in AXES_LOCKOUT_PARAMETERS
+    for name in ([entry] if isinstance(entry, str) else entry)
+):
+    raise ImproperlyConfigured(
+        "AXES_LOCKOUT_PARAMETERS: comma-separated entries of ip_address, username, user_agent (join with + to combine)."
+    )
 _axes_cooloff_minutes = env.float("AXES_COOLOFF_MINUTES", default=15)
 # 0: locked until an operator deletes the access attempt in the admin (or `manage.py axes_reset`).
 AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None

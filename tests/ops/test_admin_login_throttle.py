@@ -173,3 +173,26 @@ def test_failures_on_different_workers_add_up(two_workers):
     for worker in (a, b):
         refused = sign_in(worker.url, "operator", PASSWORD, ip="192.0.2.99")  # locked by name on every worker
         assert refused.status_code == 429, worker.output()
+
+
+def _settings_value(name: str, **env: str) -> subprocess.CompletedProcess:
+    code = f"from django.conf import settings; print(repr(settings.{name}))"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=worker_env(DEBUG="true", DJANGO_SETTINGS_MODULE="config.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_lockout_parameters_are_read_from_the_environment():
+    default = _settings_value("AXES_LOCKOUT_PARAMETERS")
+    assert default.stdout.strip() == "['ip_address', 'username']", default.stderr
+    combined = _settings_value("AXES_LOCKOUT_PARAMETERS", AXES_LOCKOUT_PARAMETERS="ip_address,username+ip_address")
+    assert combined.stdout.strip() == "['ip_address', ['username', 'ip_address']]", combined.stderr
+    wrong = _settings_value("AXES_LOCKOUT_PARAMETERS", AXES_LOCKOUT_PARAMETERS="ip,username")
+    assert wrong.returncode != 0 and "AXES_LOCKOUT_PARAMETERS" in wrong.stderr
+    forever = _settings_value("AXES_COOLOFF_TIME", AXES_COOLOFF_MINUTES="0")
+    assert forever.stdout.strip() == "None", forever.stderr

@@ -213,3 +213,15 @@ def test_a_dead_workers_streams_stop_counting_as_active_but_its_totals_stay(mult
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_short_metrics_token_refuses_to_start():
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; settings.METRICS"],
+        cwd=ROOT,
+        env=worker_env(DEBUG="true", METRICS_TOKEN="short"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "METRICS_TOKEN must be at least 24 characters" in result.stderr
