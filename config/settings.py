@@ -42,9 +42,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # The admin's CSS/JS (and Swagger UI's) from STATIC_ROOT (production) or the finders (DEBUG), before any
-    # session or auth work; async-capable, so API requests do not hop to a thread to pass through.
+    # The admin's CSS/JS from STATIC_ROOT (production) or the apps (DEBUG), before any session or auth work;
+    # async-capable, so API requests do not hop to a thread to pass through.
     "config.staticfiles.StaticFilesMiddleware",
+    # Counts and times every request by URL route and status (static files excluded): GET /metrics.
     "config.metrics_http.MetricsMiddleware",
     "chatauth.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
