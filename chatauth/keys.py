@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core.cache import cache
 
 from chatauth.jwt import KeySource, TokenVerificationError
+from config.metrics import counts_jwks_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class RemoteJwksSource:
         cache.set(self.cache_key, entry, timeout=max(self.ttl * 24, 86400))
         return entry
 
+    @counts_jwks_fetch
     def fetch(self) -> str:
         headers = {"Accept": "application/json"}
         if self.bearer:

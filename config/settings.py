@@ -3,6 +3,7 @@
 Every variable is listed with its default in `.env.example` and the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "chatauth",
@@ -40,6 +42,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The admin's CSS/JS from STATIC_ROOT (production) or the apps (DEBUG), before any session or auth work;
+    # async-capable, so API requests do not hop to a thread to pass through.
+    "config.staticfiles.StaticFilesMiddleware",
+    # Counts and times every request by URL route and status (static files excluded): GET /metrics.
+    "config.metrics_http.MetricsMiddleware",
     "chatauth.cloud.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +56,15 @@ MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Admin password sign-in: django-axes first (refuses locked-out callers before any password is checked), then
+# Django's own. Clerk-authenticated API requests never call authenticate(), so axes never sees them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,7 +104,50 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `manage.py collectstatic` writes here (production start-up); WhiteNoise serves it with far-future cache headers.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# With DEBUG on (make run, and the test suite) WhiteNoise serves straight from the apps' static folders and URLs are
+# unhashed: no collectstatic needed.
+WHITENOISE_USE_FINDERS: bool = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+WHITENOISE_AUTOREFRESH: bool = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Otherwise (production) hashed, compressed copies made by `collectstatic`, cached forever by browsers. A static
+    # URL missing from the manifest fails the page loudly, so a forgotten collectstatic cannot go unnoticed.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if WHITENOISE_USE_FINDERS
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Admin login throttling (django-axes): failed attempts are stored in the database, so every worker sees them.
+# AXES_LOCKOUT_PARAMETERS: comma-separated; each entry locks on its own, `a+b` locks the combination. The default
+# locks an address that fails too often (a spray across users) and a user name that fails too often (a guess
+# from many addresses).
+AXES_ENABLED: bool = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [
+    entry.split("+") if "+" in entry else entry
+    for entry in env.list("AXES_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+]
+if not AXES_LOCKOUT_PARAMETERS or any(
+    name not in {"ip_address", "username", "user_agent"}
+    for entry in AXES_LOCKOUT_PARAMETERS
+    for name in ([entry] if isinstance(entry, str) else entry)
+):
+    raise ImproperlyConfigured(
+        "AXES_LOCKOUT_PARAMETERS: comma-separated entries of ip_address, username, user_agent (join with + to combine)."
+    )
+_axes_cooloff_minutes = env.float("AXES_COOLOFF_MINUTES", default=15)
+# 0: locked until an operator deletes the access attempt in the admin (or `manage.py axes_reset`).
+AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None
+AXES_RESET_ON_SUCCESS: bool = env.bool("AXES_RESET_ON_SUCCESS", default=True)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The client address is REMOTE_ADDR only, never a header a client could forge. Behind a load balancer, let uvicorn
+# set it from X-Forwarded-For for trusted proxies only: `--forwarded-allow-ips <balancer address>`.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chatauth.drf.ClerkSessionAuthentication"],
@@ -150,6 +209,13 @@ LOGGING = {
     },
 }
 
+
+# The metrics namespace (Prometheus `/metrics`): read through `config.metrics_http.metrics_settings`.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) turns on multiprocess mode: see the README.
+# METRICS_TOKEN: the bearer token a scraper sends; unset: /metrics is off (404).
+METRICS: dict = {}
+if 0 < len(env.str("METRICS_TOKEN", default="")) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (a random secret), or unset.")
 
 # HTTPS behind a TLS-terminating load balancer: all off by default, turn them on in production.
 if env.bool("SECURE_PROXY_SSL", default=False):

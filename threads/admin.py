@@ -21,6 +21,7 @@ from threads.models import Message, MessageFeedback, RunReport, Thread
 
 MAX_TREE_MESSAGES = 2000
 CONTENT_PREVIEW_CHARS = 2000
+RAW_JSON_CHARS = 20000
 INDENT_EM = 1.5
 
 
@@ -42,9 +43,120 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return [*super().get_readonly_fields(request, obj), *(f.name for f in self.model._meta.fields)]
 
 
-def _content_text(content: Any) -> str:
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= CONTENT_PREVIEW_CHARS else text[:CONTENT_PREVIEW_CHARS] + "…"
+def _clip(text: str, limit: int = CONTENT_PREVIEW_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def _json(value: Any, limit: int = CONTENT_PREVIEW_CHARS) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _clip(text, limit)
+
+
+def message_parts(content: Any) -> list[Any]:
+    """The parts of a stored message, whatever its format: `ai-sdk/v6` UI messages keep them in `parts`,
+    assistant-ui's `aui/v0` in `content` (a list, or a plain string)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, dict):
+        return [] if content is None else [content]
+    raw = content.get("parts")
+    if raw is None:
+        raw = content.get("content")
+    if isinstance(raw, str):
+        return [{"type": "text", "text": raw}]
+    return list(raw) if isinstance(raw, list) else []
+
+
+def _text_block(text: Any) -> SafeString:
+    return format_html('<pre class="part-text">{}</pre>', _clip(text if isinstance(text, str) else _json(text)))
+
+
+def _json_block(label: str, value: Any) -> SafeString:
+    return format_html('<div class="part-label">{}</div><pre class="part-json">{}</pre>', label, _json(value))
+
+
+def _media_ref(url: Any) -> str:
+    """A file's location as text (never a live link or an inline image: the content is user-supplied)."""
+    if not isinstance(url, str):
+        return ""
+    if url.startswith("data:"):
+        return f"inline data URL ({url[5:].split(';', 1)[0].split(',', 1)[0] or 'unknown type'}, {len(url)} characters)"
+    return _clip(url, 500)
+
+
+def _tool_name(kind: str, part: dict[str, Any]) -> str | None:
+    if kind in ("dynamic-tool", "tool-call", "tool-result"):
+        return str(part.get("toolName") or "?")
+    if kind.startswith("tool-"):
+        return kind[5:]
+    return None
+
+
+def render_part(part: Any) -> SafeString:
+    """One message part as readable, escaped HTML."""
+    if not isinstance(part, dict):
+        return format_html('<div class="part part-other">{}</div>', _text_block(part))
+    kind = str(part.get("type") or "?")
+    if kind == "text":
+        return format_html('<div class="part part-text">{}</div>', _text_block(part.get("text", "")))
+    if kind == "reasoning":
+        return format_html(
+            '<div class="part part-reasoning"><div class="part-label">Reasoning</div>{}</div>',
+            _text_block(part.get("text", "")),
+        )
+    tool = _tool_name(kind, part)
+    if tool is not None:
+        state = part.get("state") or ("error" if part.get("isError") else "")
+        blocks = []
+        if "input" in part or "args" in part:
+            blocks.append(_json_block("Input", part.get("input", part.get("args"))))
+        if "output" in part or "result" in part:
+            label = "Error" if part.get("isError") else "Output"
+            blocks.append(_json_block(label, part.get("output", part.get("result"))))
+        if part.get("errorText"):
+            blocks.append(format_html('<div class="part-label">Error</div>{}', _text_block(part["errorText"])))
+        return format_html(
+            '<div class="part part-tool"><div class="part-label">Tool call <code>{}</code>{}{}</div>{}</div>',
+            tool,
+            format_html(" · {}", state) if state else "",
+            format_html(" · <code>{}</code>", part["toolCallId"]) if part.get("toolCallId") else "",
+            format_html_join("", "{}", ((b,) for b in blocks)),
+        )
+    if kind in ("file", "image"):
+        media = part.get("mediaType") or part.get("mimeType") or ("image" if kind == "image" else "")
+        where = _media_ref(part.get("url") or part.get("image") or part.get("data"))
+        return format_html(
+            '<div class="part part-file"><div class="part-label">File</div>{}{}{}</div>',
+            format_html("<code>{}</code> ", part["filename"]) if part.get("filename") else "",
+            format_html("{} ", media) if media else "",
+            format_html("· {}", where) if where else "",
+        )
+    if kind.startswith("source"):
+        return format_html(
+            '<div class="part part-source"><div class="part-label">Source</div>{} {}</div>',
+            part.get("title") or "",
+            _media_ref(part.get("url")) or part.get("mediaType") or part.get("sourceId") or "",
+        )
+    if kind == "step-start":
+        return format_html('<div class="part part-step">{}</div>', "step")
+    return format_html('<div class="part part-other">{}</div>', _json_block(kind, part))
+
+
+def render_message(content: Any) -> SafeString:
+    """A message's parts, readable; the stored JSON behind a toggle."""
+    parts = message_parts(content)
+    rendered = format_html_join("", "{}", ((render_part(p),) for p in parts)) if parts else format_html(
+        '<div class="part part-empty">{}</div>', "(no parts)"
+    )
+    return format_html(
+        '<div class="message-parts">{}</div><details class="message-raw"><summary>raw JSON</summary>'
+        "<pre>{}</pre></details>",
+        rendered,
+        _json(content, RAW_JSON_CHARS),
+    )
 
 
 def tree_order(messages: list[Message]) -> list[Message]:
@@ -118,7 +230,7 @@ class ThreadAdmin(ReadOnlyAdmin):
         items = format_html_join(
             "",
             '<li class="message" data-message-id="{}" style="margin-left:{}em;list-style:none">'
-            '<strong>{}</strong> <code>{}</code> {} · {} · {}<pre style="white-space:pre-wrap">{}</pre></li>',
+            '<div class="message-head"><strong>{}</strong> <code>{}</code> {} · {} · {}</div>{}</li>',
             (
                 (
                     m.message_id,
@@ -128,7 +240,7 @@ class ThreadAdmin(ReadOnlyAdmin):
                     m.format,
                     m.status,
                     m.created_at.isoformat(timespec="seconds"),
-                    _content_text(m.content),
+                    render_message(m.content),
                 )
                 for m in tree_order(rows[:MAX_TREE_MESSAGES])
             ),

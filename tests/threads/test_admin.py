@@ -153,3 +153,106 @@ def test_a_clerk_linked_user_marked_staff_is_refused():
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
     assert "Secret" not in client.get(CHANGELIST, follow=True).content.decode()
+
+
+def _message_html(html: str, message_id: str) -> str:
+    match = re.search(r'<li class="message" data-message-id="' + re.escape(message_id) + r'".*?</li>', html, re.S)
+    assert match, f"no message {message_id}"
+    return match.group(0)
+
+
+def _change_page(staff: Client, thread: Thread) -> str:
+    response = staff.get(f"{CHANGELIST}{thread.id}/change/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_change_page_renders_ai_sdk_parts_readably_with_the_raw_json_behind_a_toggle(staff):
+    thread = services.thread_create(workspace=ALICE, title="Parts")
+    content = {
+        "role": "assistant",
+        "parts": [
+            {"type": "step-start"},
+            {"type": "reasoning", "text": "The user wants the weather.", "state": "done"},
+            {
+                "type": "tool-get_weather",
+                "toolCallId": "call_1",
+                "state": "output-available",
+                "input": {"city": "Paris"},
+                "output": {"temperature": 21, "unit": "C"},
+            },
+            {
+                "type": "dynamic-tool",
+                "toolName": "lookup",
+                "toolCallId": "call_2",
+                "state": "output-error",
+                "input": {"q": "x"},
+                "errorText": "lookup service unavailable",
+            },
+            {"type": "text", "text": "It is 21 °C in Paris.\nEnjoy.", "state": "done"},
+            {"type": "file", "mediaType": "image/png", "filename": "map.png", "url": "data:image/png;base64,AAAA"},
+            {"type": "source-url", "sourceId": "s1", "url": "https://example.test/weather", "title": "Weather site"},
+            {"type": "data-progress", "data": {"pct": 50}},
+        ],
+    }
+    services.message_append(thread=thread, format="ai-sdk/v6", content=content, message_id="m1")
+    item = _message_html(_change_page(staff, thread), "m1")
+    readable = item.split("<details", 1)[0]
+    assert "<pre" in readable and "It is 21 °C in Paris.\nEnjoy." in readable
+    assert "Reasoning" in readable and "The user wants the weather." in readable
+    assert "Tool call <code>get_weather</code> · output-available · <code>call_1</code>" in readable
+    assert "Input" in readable and "&quot;city&quot;: &quot;Paris&quot;" in readable
+    assert "Output" in readable and "&quot;temperature&quot;: 21" in readable
+    assert "Tool call <code>lookup</code> · output-error" in readable and "lookup service unavailable" in readable
+    assert "<code>map.png</code> image/png" in readable and "inline data URL (image/png" in readable
+    assert "base64,AAAA" not in readable  # file contents are summarised, never inlined
+    assert "Weather site" in readable and "https://example.test/weather" in readable and "<a " not in readable
+    assert "data-progress" in readable and "&quot;pct&quot;: 50" in readable
+    raw = item.split("<details", 1)[1]
+    assert "<summary>raw JSON</summary>" in raw and "&quot;toolCallId&quot;: &quot;call_1&quot;" in raw
+
+
+def test_change_page_renders_assistant_ui_messages(staff):
+    thread = services.thread_create(workspace=ALICE, title="aui")
+    content = {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Looking it up."},
+            {"type": "tool-call", "toolCallId": "tc", "toolName": "search", "args": {"q": "django"}, "result": [1, 2]},
+            {"type": "image", "image": "https://example.test/cat.png"},
+        ],
+        "status": {"type": "complete", "reason": "stop"},
+    }
+    services.message_append(thread=thread, format="aui/v0", content=content, message_id="a1")
+    readable = _message_html(_change_page(staff, thread), "a1").split("<details", 1)[0]
+    assert "Looking it up." in readable
+    assert "Tool call <code>search</code>" in readable and "&quot;q&quot;: &quot;django&quot;" in readable
+    assert "Output" in readable and "https://example.test/cat.png" in readable
+
+
+def test_change_page_escapes_every_part(staff):
+    thread = services.thread_create(workspace=ALICE, title="xss parts")
+    evil = "<script>alert(1)</script>"
+    content = {
+        "role": "user",
+        "parts": [
+            {"type": "text", "text": evil},
+            {"type": "reasoning", "text": evil},
+            {"type": f"tool-{evil}", "toolCallId": evil, "state": evil, "input": {evil: evil}, "output": evil},
+            {"type": "file", "filename": evil, "mediaType": evil, "url": f"javascript:{evil}"},
+            {"type": evil, "x": evil},
+        ],
+    }
+    services.message_append(thread=thread, format="ai-sdk/v6", content=content, message_id="x1")
+    html = _change_page(staff, thread)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _message_html(html, "x1")
+
+
+def test_long_text_is_clipped_in_the_tree(staff):
+    thread = services.thread_create(workspace=ALICE, title="long")
+    services.message_append(
+        thread=thread, format="ai-sdk/v6", content={"role": "user", "parts": [{"type": "text", "text": "y" * 5000}]}
+    )
+    html = _change_page(staff, thread)
+    assert "y" * 2000 + "… (3000 more characters)" in html
