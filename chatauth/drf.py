@@ -102,30 +102,22 @@ class IsSignedInWorkspace(BasePermission):
         return caller is not None and not caller.anonymous
 
 
-class ClerkSessionScheme(OpenApiAuthenticationExtension):
-    """Document the Clerk session token as what it is on the wire: a Bearer JWT."""
+class _BearerScheme(OpenApiAuthenticationExtension):
+    """An authentication class documented as what it is on the wire: `Authorization: Bearer <credential>`."""
 
+    description = ""
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer", "description": self.description}
+
+
+class ClerkSessionScheme(_BearerScheme):
     target_class = "chatauth.drf.ClerkSessionAuthentication"
     name = "clerkSession"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A Clerk session token (or the `__session` cookie from the same site).",
-        }
+    description = "A Clerk session token (a JWT), or the `__session` cookie from the same site."
 
 
-class WorkspaceCredentialScheme(OpenApiAuthenticationExtension):
-    """/v1: a workspace token, a provider JWT, or an API key (with Aui-User-Id and Aui-Workspace-Id)."""
-
+class WorkspaceCredentialScheme(_BearerScheme):
     target_class = "chatauth.drf.CloudAuthentication"
     name = "workspaceCredential"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A workspace token, a provider JWT with an auth rule, or an API key (`aui_sk_...`).",
-        }
+    description = "A workspace token, a provider JWT with an auth rule, or an API key (`aui_sk_...`)."

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from config import metrics
 from config.appsettings import AppSettings
+from config.middleware import HybridMiddleware
 
 metrics_settings = AppSettings("METRICS", {"TOKEN": ""})
 
@@ -31,17 +30,8 @@ def route_of(request: HttpRequest) -> str:
     return route if route else UNRESOLVED
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HybridMiddleware):
     """Counts every response by route, method and status and times it; async and sync, no thread hop."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:

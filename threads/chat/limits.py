@@ -21,25 +21,18 @@ def _user_key(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()[:32]
 
 
-def check_rate(user_id: str) -> Limited | None:
-    """Count this chat request; `Limited` when the user is over the sliding window's budget."""
-    return hit(
-        "chat",
-        user_id,
-        limit=int(chat_settings.RATE_LIMIT_REQUESTS),
-        window=max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)),
-        what="chat requests",
-    )
+def check_rate(user_id: str, *, scope: str = "chat") -> Limited | None:
+    """Count one request of `scope` for the user; `Limited` when over the sliding window's budget.
 
-
-def check_title_rate(user_id: str) -> Limited | None:
-    """Title generation calls the model too: its own, smaller budget per user."""
+    `chat` is every chat turn; `title` (POST /api/threads/{id}/title) calls the model too, on a smaller budget.
+    """
+    budget = chat_settings.RATE_LIMIT_REQUESTS if scope == "chat" else chat_settings.TITLE_RATE_LIMIT_REQUESTS
     return hit(
-        "title",
+        scope,
         user_id,
-        limit=int(chat_settings.TITLE_RATE_LIMIT_REQUESTS),
+        limit=int(budget),
         window=max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)),
-        what="title requests",
+        what=f"{scope} requests",
     )
 
 

@@ -16,7 +16,7 @@ from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.limits import acquire_stream_slot, check_rate, check_title_rate
+from threads.chat.limits import acquire_stream_slot, check_rate
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
@@ -129,7 +129,7 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
-    limited = await sync_to_async(check_title_rate)(principal.user_id)
+    limited = await sync_to_async(check_rate)(principal.user_id, scope="title")
     if limited:
         return _too_many(limited)
     try:
