@@ -188,6 +188,7 @@ CHAT: dict = {
     "RATE_LIMIT_REQUESTS": env.int("CHAT_RATE_LIMIT_REQUESTS", default=30),
     "RATE_LIMIT_WINDOW_SECONDS": env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60),
     "MAX_CONCURRENT_STREAMS": env.int("CHAT_MAX_CONCURRENT_STREAMS", default=3),
+    "MAX_STREAM_READERS": env.int("CHAT_MAX_STREAM_READERS", default=10),
     # Chat database calls in flight per worker process (each holds a connection for a few milliseconds).
     "DB_CONCURRENCY": env.int("CHAT_DB_CONCURRENCY", default=16),
     # Resumable generations need Redis: on by default when the shared cache is Redis.
@@ -196,6 +197,8 @@ CHAT: dict = {
         "CHAT_REDIS_URL",
         default=CACHES["default"]["LOCATION"] if CACHES["default"]["BACKEND"].endswith("RedisCache") else "",
     ),
+    "REDIS_MAX_CONNECTIONS": env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50),
+    "REDIS_POOL_TIMEOUT_SECONDS": env.float("CHAT_REDIS_POOL_TIMEOUT_SECONDS", default=20.0),
     "LEASE_SECONDS": env.int("CHAT_LEASE_SECONDS", default=15),
     "LOG_TTL_SECONDS": env.int("CHAT_LOG_TTL_SECONDS", default=600),
 }
