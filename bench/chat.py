@@ -19,7 +19,7 @@ CPU than the upstream); its own CPU and the kernel's listen-queue overflows are 
 
     .venv/bin/python bench/chat.py [--concurrency 500] [--rounds 20] [--deltas 20] [--delay 0.05]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_chat] [--cache-url redis://127.0.0.1:6379/12]
-        [--upstream asyncio|threading] [--time-limit 290]
+        [--upstream asyncio|threading] [--resumable] [--time-limit 290]
 
 The bench stops itself after --time-limit seconds and stops every process it started, on errors and Ctrl-C too.
 """
@@ -579,7 +579,9 @@ def service_env(args: argparse.Namespace, workdir: Path, database_url: str, upst
         "OPENAI_API_KEY": "x",
         "OPENAI_BASE_URL": f"{upstream}/v1",
         "CHAT_MODEL": "bench",
-        "CHAT_RESUMABLE": "false",  # the connection-owned path (bench/resume.py measures the resumable one)
+        # The connection-owned path by default; --resumable: the server owns each generation (Redis logs + readers).
+        "CHAT_RESUMABLE": "true" if args.resumable else "false",
+        **({"CHAT_REDIS_URL": args.cache_url} if args.resumable else {}),
         "CHAT_RATE_LIMIT_REQUESTS": "1000000",
         "CHAT_MAX_CONCURRENT_STREAMS": str(args.slots_per_user),
         "CHAT_READ_TIMEOUT_SECONDS": "90",
@@ -611,7 +613,7 @@ def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> None:
         engine = "PostgreSQL" if args.database_url else "SQLite"
         print(
             f"service: uvicorn, 1 worker, DEBUG={args.debug}, {engine}, cache {args.cache_url.split(':')[0]};"
-            f" upstream: {args.upstream};"
+            f" resumable {args.resumable}; upstream: {args.upstream};"
             f" open files {nofile}; {os.cpu_count()} CPUs"
         )
 
@@ -650,6 +652,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL URL of a dedicated bench_* database, created and dropped")
     parser.add_argument("--cache-url", default="locmemcache://", help="the service's CACHE_URL (default locmem)")
     parser.add_argument("--upstream", choices=("asyncio", "threading"), default="asyncio")
+    parser.add_argument(
+        "--resumable", action="store_true", help="CHAT_RESUMABLE=true (needs a redis:// --cache-url): production mode"
+    )
     parser.add_argument("--slots-per-user", type=int, default=1, help="CHAT_MAX_CONCURRENT_STREAMS (default 1)")
     parser.add_argument(
         "--no-debug", dest="debug", action="store_false", help="DEBUG=false (dev issuer forced): what DEBUG costs"
@@ -657,6 +662,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=int, default=290, help="seconds before the bench stops itself")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir (logs, SQLite file)")
     args = parser.parse_args()
+    if args.resumable and not args.cache_url.startswith("redis://"):
+        parser.error("--resumable needs a redis:// --cache-url")
 
     def on_alarm(*_: Any) -> None:
         raise BenchTimeout(f"the bench ran past --time-limit {args.time_limit} s")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -7,6 +8,12 @@ import httpx
 import pytest
 
 from tests.support.openai_server import OpenAIServer
+
+
+def chat_redis_url(default_db: int) -> str:
+    """The Redis database of the chat tests: TEST_REDIS_URL when set (concurrent runs each use their own), else
+    the suite's usual database; the resumable tests flush it."""
+    return os.environ.get("TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{default_db}"
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ import redis
 from django.db import connection
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, sse_chunks, user_message
+from tests.chat.conftest import chat_body, chat_redis_url, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
 from tests.support.workers import Worker, database_url_of, worker_env
 from threads import services
 from threads.models import Message
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = chat_redis_url(14)
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
@@ -169,6 +169,31 @@ def test_a_second_post_while_generating_is_409_and_writes_nothing(resumable, liv
     assert second.json()["error"] == "generation_in_progress"
     thread = services.thread_get(workspace=Workspace("user_chat"), thread_id="thread_busy")
     assert not thread.messages.filter(message_id="msg_user_2").exists()
+
+
+def test_the_generation_holds_the_stream_slot_and_a_409_gives_its_own_back(
+    settings, resumable, live_server_url, make_token
+):
+    settings.CHAT = {**settings.CHAT, "MAX_CONCURRENT_STREAMS": 2}
+    resumable.script(SLOW)
+    headers = _auth(make_token)
+    _post_and_leave(live_server_url, headers, chat_body("thread_slot_a"), deltas=1)  # its generation holds slot 1
+    busy = httpx.post(f"{live_server_url}/api/chat", json=chat_body("thread_slot_a"), headers=headers, timeout=30)
+    assert busy.status_code == 409  # took slot 2 and gave it back
+    resumable.script(SLOW)
+    _post_and_leave(live_server_url, headers, chat_body("thread_slot_b"), deltas=1)  # slot 2
+    third = httpx.post(f"{live_server_url}/api/chat", json=chat_body("thread_slot_c"), headers=headers, timeout=30)
+    assert third.status_code == 429 and third.json()["error"] == "rate_limited"
+    for thread_id in ("thread_slot_a", "thread_slot_b"):  # to [DONE]: by then the generation released its slot
+        response = _resume(live_server_url, headers, thread_id)
+        assert response.status_code == 204 or sse_chunks(response.text)[-1] == "[DONE]"
+    for thread_id in ("thread_slot_d", "thread_slot_e"):  # both generations gave their slots back
+        assert (
+            sse_chunks(
+                httpx.post(f"{live_server_url}/api/chat", json=chat_body(thread_id), headers=headers, timeout=30).text
+            )[-1]
+            == "[DONE]"
+        )
 
 
 def test_stop_cancels_the_model_call_and_saves_the_reply_as_stopped(resumable, live_server_url, make_token):

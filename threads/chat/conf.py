@@ -35,10 +35,14 @@ DEFAULTS: dict[str, Any] = {
     # POST /api/threads/{id}/title calls the model: per user, in the same window.
     "TITLE_RATE_LIMIT_REQUESTS": 10,
     "MAX_CONCURRENT_STREAMS": 3,
+    "MAX_STREAM_READERS": 10,
     "DB_CONCURRENCY": 16,
     # Resumable generations need Redis: on by default when the shared cache is Redis.
     "RESUMABLE": Setting(lambda: bool(_redis_cache_location()), cast=bool),
     "REDIS_URL": Setting(_redis_cache_location),
+    # One bounded Redis pool per worker for the chat paths; a caller waits up to the timeout for a connection.
+    "REDIS_MAX_CONNECTIONS": 50,
+    "REDIS_POOL_TIMEOUT_SECONDS": 20.0,
     "LEASE_SECONDS": 15,
     "LOG_TTL_SECONDS": 600,
 }

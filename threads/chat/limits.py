@@ -1,20 +1,42 @@
 """Per-user request rate and concurrent-stream limits, kept in the shared cache so every worker agrees.
 
-The request rate limits are `config.ratelimit`'s sliding windows (exact at window boundaries). A stream holds
-one of N slot keys, each with a TTL of the longest allowed generation, so a slot held by a worker that
-died frees itself.
+The request rate limits are `config.ratelimit`'s sliding windows (exact at window boundaries).
+
+A stream holds one of N slot keys (per user and per kind: generations, resumed-stream readers), each with a
+TTL of the longest allowed stream, so a slot held by a worker that died frees itself. A slot has exactly one
+owner at a time:
+
+    async with acquire_slot(user_id, GENERATIONS) as lease:   # LimitExceeded when all N are taken
+        ...                                                   # any exit from here releases the slot
+        owned = lease.transfer()                              # ...unless it was handed over: then `owned`
+    ...                                                       # is the only handle, and its holder releases it
+
+`OwnedSlot.release()` is idempotent, and `transfer()` works once, so no path can release a slot twice or
+release another stream's slot (a release also checks the key still holds this slot's token).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from config.ratelimit import Limited, hit
 from threads.chat.conf import chat_settings
+
+
+class LimitExceeded(Exception):
+    """All of the user's slots of a kind are taken."""
+
+    def __init__(self, limited: Limited) -> None:
+        super().__init__(limited.message)
+        self.limited = limited
 
 
 def _user_key(user_id: str) -> str:
@@ -36,25 +58,87 @@ def check_rate(user_id: str, *, scope: str = "chat") -> Limited | None:
     )
 
 
-@dataclass
-class StreamSlot:
-    key: str
-    token: str
+@dataclass(frozen=True)
+class SlotKind:
+    """A per-user budget of concurrent streams: its cache-key prefix, its setting and what a refusal says."""
 
-    def release(self) -> None:
-        if cache.get(self.key) == self.token:
+    prefix: str
+    setting: str
+    refusal: str
+
+    @property
+    def limit(self) -> int:
+        return max(0, int(getattr(chat_settings, self.setting)))
+
+
+GENERATIONS = SlotKind(
+    "chat:slot", "MAX_CONCURRENT_STREAMS", "Too many chat streams at once: at most {n}. Wait for a reply to finish."
+)
+READERS = SlotKind(
+    "chat:reader",
+    "MAX_STREAM_READERS",
+    "Too many resumed streams open at once: at most {n}. Close a tab or wait for a reply to finish.",
+)
+
+
+class OwnedSlot:
+    """A taken slot and the only handle on it: whoever holds it releases it, once."""
+
+    def __init__(self, key: str, token: str) -> None:
+        self.key = key
+        self.token = token
+        self._held = True
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def _release_sync(self) -> None:
+        if cache.get(self.key) == self.token:  # expired and taken by another stream meanwhile: not ours
             cache.delete(self.key)
 
+    async def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        await asyncio.shield(sync_to_async(self._release_sync)())
 
-def acquire_stream_slot(user_id: str) -> StreamSlot | Limited:
-    """One of the user's MAX_CONCURRENT_STREAMS slots, or `Limited` when all are taken."""
+
+class SlotLease:
+    """The acquiring code's hold on a slot, inside `acquire_slot`: released on exit unless transferred."""
+
+    def __init__(self, slot: OwnedSlot) -> None:
+        self._slot: OwnedSlot | None = slot
+
+    def transfer(self) -> OwnedSlot:
+        """Hand the slot over: the caller now holds the only handle and must see that it is released."""
+        if self._slot is None:
+            raise RuntimeError("this slot was already handed over")
+        slot, self._slot = self._slot, None
+        return slot
+
+    async def _end(self) -> None:
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            await slot.release()
+
+
+def _take(user_id: str, kind: SlotKind) -> OwnedSlot:
     token = secrets.token_hex(8)
     ttl = int(chat_settings.MAX_DURATION_SECONDS) + 30
     user = _user_key(user_id)
-    for index in range(max(0, int(chat_settings.MAX_CONCURRENT_STREAMS))):
-        key = f"chat:slot:{user}:{index}"
+    for index in range(kind.limit):
+        key = f"{kind.prefix}:{user}:{index}"
         if cache.add(key, token, timeout=ttl):
-            return StreamSlot(key, token)
-    return Limited(
-        5, f"Too many chat streams at once: at most {chat_settings.MAX_CONCURRENT_STREAMS}. Wait for a reply to finish."
-    )
+            return OwnedSlot(key, token)
+    raise LimitExceeded(Limited(5, kind.refusal.format(n=kind.limit)))
+
+
+@asynccontextmanager
+async def acquire_slot(user_id: str, kind: SlotKind = GENERATIONS) -> AsyncIterator[SlotLease]:
+    """One of the user's slots of this kind for the body of the `async with`, or `LimitExceeded`."""
+    lease = SlotLease(await sync_to_async(_take)(user_id, kind))
+    try:
+        yield lease
+    finally:
+        await lease._end()

@@ -3,8 +3,13 @@
 Per thread, `chat:active:{thread}` names the running generation (the assistant message id) and is its
 lease: the owning worker refreshes its TTL while the model runs, so a worker that dies lets it lapse.
 Every chunk is written once, already framed, to the Redis Stream `chat:log:{generation}`; readers
-replay it from the first entry and follow it live until `[DONE]`. A stop request is a push to
-`chat:stop:{generation}`, on which the owner blocks, so it cancels the model call at once from any worker.
+replay it from the first entry and follow it live until `[DONE]`. A stop request is an entry in the
+stream `chat:stop:{generation}`, which the owner follows, so it cancels the model call at once from any
+worker. Waiting costs no Redis connection: readers and stop watchers wait on the worker's `LogHub`
+(`threads.chat.logbus`), and every command goes through one bounded pool per worker.
+
+The end of a generation is one Lua script: `[DONE]` is logged and the thread is free in the same instant,
+so a client that has read `[DONE]` can send the next message at once.
 """
 
 from __future__ import annotations
@@ -13,25 +18,29 @@ import asyncio
 import contextlib
 import json
 import logging
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from chatauth.caller import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
+from threads.chat.logbus import log_hub, redis_client
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
-from threads.chat.stream import Generation, Turn, release_connection, save_assistant
+from threads.chat.stream import Generation, save_reply, start_generation
 
 logger = logging.getLogger(__name__)
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = weakref.WeakKeyDictionary()
-_running: set[asyncio.Task[None]] = set()  # strong references, so owned generations are not garbage-collected
-
 LOST_MESSAGE = "The server generating this reply stopped before it finished."
+
+# KEYS: log, active, stop. ARGV: the [DONE] frame, the log's TTL, the generation id.
+_FINISH = """
+redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[3])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 
 
 def active_key(thread_id: str) -> str:
@@ -48,16 +57,6 @@ def stop_key(generation_id: str) -> str:
 
 def reaped_key(generation_id: str) -> str:
     return f"chat:reaped:{generation_id}"
-
-
-def redis_client() -> aioredis.Redis:
-    """One pool per event loop (a pool belongs to the loop that made it)."""
-    loop = asyncio.get_running_loop()
-    url = chat_settings.REDIS_URL
-    per_loop = _clients.setdefault(loop, {})
-    if url not in per_loop:
-        per_loop[url] = aioredis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
-    return per_loop[url]
 
 
 async def claim_thread(thread_id: str, generation_id: str) -> bool:
@@ -80,33 +79,40 @@ async def _owned_run(generation: Generation) -> None:
     turn = generation.turn
     client = redis_client()
     log = log_key(turn.assistant_message_id)
-
     expiry_set = False
 
     async def emit(chunk: dict[str, Any]) -> None:
         nonlocal expiry_set
-        await client.xadd(log, {"d": encode(chunk)})
-        if not expiry_set:
-            # Bounded from the first chunk: a log whose owner crashes and that nobody reads still goes away.
-            await client.expire(log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
-            expiry_set = True
+        if expiry_set:
+            await client.xadd(log, {"d": encode(chunk)})
+            return
+        # Bounded from the first chunk: a log whose owner crashes and that nobody reads still goes away.
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.xadd(log, {"d": encode(chunk)})
+            pipe.expire(log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
+            await pipe.execute()
+        expiry_set = True
 
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(max(chat_settings.LEASE_SECONDS / 3, 0.2))
-            await client.expire(active_key(turn.thread_id), chat_settings.LEASE_SECONDS)
+            with contextlib.suppress(Exception):
+                await client.expire(active_key(turn.thread_id), chat_settings.LEASE_SECONDS)
 
     run = asyncio.create_task(generation.run(emit))
 
     async def watch_for_stop() -> None:
-        # A dedicated connection: BLPOP blocks it until a stop arrives or the generation ends.
-        watcher = aioredis.Redis.from_url(chat_settings.REDIS_URL, socket_connect_timeout=5)
-        try:
-            if await watcher.blpop([stop_key(turn.assistant_message_id)], timeout=0):
-                generation.stop_requested = True
-                run.cancel()
-        finally:
-            await watcher.aclose()
+        key = stop_key(turn.assistant_message_id)
+        async with log_hub().subscribe(key) as event:
+            while True:
+                event.clear()
+                with contextlib.suppress(Exception):
+                    if await client.exists(key):
+                        generation.stop_requested = True
+                        run.cancel()
+                        return
+                with contextlib.suppress(TimeoutError):  # re-checked now and then, should the hub be down
+                    await asyncio.wait_for(event.wait(), timeout=max(chat_settings.LEASE_SECONDS, 1))
 
     helpers = [asyncio.create_task(heartbeat()), asyncio.create_task(watch_for_stop())]
     try:
@@ -117,20 +123,27 @@ async def _owned_run(generation: Generation) -> None:
     finally:
         for task in helpers:
             task.cancel()
-        with contextlib.suppress(Exception):
-            await client.xadd(log, {"d": DONE})
-            await client.expire(log, chat_settings.LOG_TTL_SECONDS)
-            await client.delete(stop_key(turn.assistant_message_id))
-            await release_thread(turn.thread_id, turn.assistant_message_id)
+        await generation.end_unstarted()
+        try:
+            await client.eval(
+                _FINISH,
+                3,
+                log,
+                active_key(turn.thread_id),
+                stop_key(turn.assistant_message_id),
+                DONE,
+                chat_settings.LOG_TTL_SECONDS,
+                turn.assistant_message_id,
+            )
+        except Exception:
+            logger.exception("ending the generation's log failed; its lease will lapse")
     with contextlib.suppress(Exception):
         await generation.title_if_new()
 
 
 def start_owned_generation(generation: Generation) -> None:
     """Run the generation in the background: it outlives the request that started it."""
-    task = asyncio.create_task(_owned_run(generation))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    start_generation(generation, _owned_run(generation))
 
 
 async def request_stop(thread_id: str) -> str | None:
@@ -139,8 +152,10 @@ async def request_stop(thread_id: str) -> str | None:
     if generation_id is None:
         return None
     client = redis_client()
-    await client.rpush(stop_key(generation_id), "stop")
-    await client.expire(stop_key(generation_id), 60)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.xadd(stop_key(generation_id), {"stop": "1"})
+        pipe.expire(stop_key(generation_id), 60)
+        await pipe.execute()
     for _ in range(100):
         if await active_generation(thread_id) != generation_id:
             break
@@ -148,7 +163,7 @@ async def request_stop(thread_id: str) -> str | None:
     return generation_id
 
 
-async def _reap(turn_thread_id: str, workspace: Workspace, generation_id: str) -> None:
+async def _reap(thread_id: str, workspace: Workspace, generation_id: str) -> None:
     """The owner died: end the log for every reader and save what it had streamed as incomplete."""
     client = redis_client()
     if not await client.set(reaped_key(generation_id), 1, nx=True, ex=chat_settings.LOG_TTL_SECONDS):
@@ -162,13 +177,22 @@ async def _reap(turn_thread_id: str, workspace: Workspace, generation_id: str) -
         await client.xadd(log_key(generation_id), {"d": encode(chunk)})
     await client.xadd(log_key(generation_id), {"d": DONE})
     await client.expire(log_key(generation_id), chat_settings.LOG_TTL_SECONDS)
-    turn = Turn(turn_thread_id, workspace, "", generation_id, needs_title=False)
-    await run_db(save_assistant, turn=turn, content=assembler.message({"status": "incomplete"}), status="incomplete")
+    await run_db(
+        save_reply,
+        workspace=workspace,
+        thread_id=thread_id,
+        message_id=generation_id,
+        content=assembler.message({"status": "incomplete"}),
+        status="incomplete",
+        if_in_progress=True,
+    )
 
 
 async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
     """In-progress replies of this thread whose owner is gone are closed as incomplete."""
     orphans = await run_db(_in_progress_ids, thread_id, workspace)
+    if not orphans:
+        return
     active = await active_generation(thread_id)
     for generation_id in orphans:
         if generation_id != active:
@@ -178,34 +202,44 @@ async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
 def _in_progress_ids(thread_id: str, workspace: Workspace) -> list[str]:
     try:
         thread = services.thread_get(workspace=workspace, thread_id=thread_id)
-        return list(thread.messages.filter(status="in_progress", role="assistant").values_list("message_id", flat=True))
     except services.NotFound:
         return []
-    finally:
-        release_connection()
+    return list(thread.messages.filter(status="in_progress", role="assistant").values_list("message_id", flat=True))
 
 
 async def read_generation(thread_id: str, workspace: Workspace, generation_id: str) -> AsyncIterator[bytes]:
-    """The generation's stream from its first chunk, then live until `[DONE]`; any worker can serve it."""
+    """The generation's stream from its first chunk, then live until `[DONE]`; any worker can serve it.
+
+    Between chunks it waits on the worker's hub, holding no Redis connection (and no database connection).
+    """
     client = redis_client()
     log = log_key(generation_id)
-    last = "0-0"
-    block_ms = max(int(chat_settings.KEEPALIVE_SECONDS * 1000), 50)
-    while True:
-        response = await client.xread({log: last}, block=block_ms, count=256)
-        if not response:
-            # Nothing new for a while: if the lease has lapsed without a `[DONE]`, the owner is gone.
+    last: bytes | str = "0-0"
+    async with log_hub().subscribe(log) as event:
+        while True:
+            event.clear()
+            response = await client.xread({log: last}, count=256)
+            if response:
+                for entry_id, fields in response[0][1]:
+                    last = entry_id
+                    data = fields[b"d"]
+                    yield data
+                    if data == DONE:
+                        return
+                continue
+            try:
+                await asyncio.wait_for(event.wait(), timeout=max(chat_settings.KEEPALIVE_SECONDS, 0.05))
+                continue
+            except TimeoutError:
+                pass
+            # Nothing new for a while: if the lease has lapsed without a `[DONE]`, the owner is gone
+            # (the owner frees the lease and logs `[DONE]` in one step: look again before deciding).
             if await active_generation(thread_id) != generation_id:
+                if await client.xread({log: last}, count=1):
+                    continue
                 if not await client.exists(log):
                     yield encode(error_chunk(LOST_MESSAGE))
                     yield DONE
                     return
                 await _reap(thread_id, workspace, generation_id)
             yield KEEPALIVE
-            continue
-        for entry_id, fields in response[0][1]:
-            last = entry_id
-            data = fields[b"d"]
-            yield data
-            if data == DONE:
-                return

@@ -1,8 +1,12 @@
 """One chat turn: what is loaded before the response starts, and the stream that runs after.
 
-`prepare_turn` (sync, in a thread) resolves the thread in the caller's workspace and stores the user
+`prepare_turn` (sync, through `run_db`) resolves the thread in the caller's workspace and stores the user
 message and an in-progress assistant message. `ChatStream` gets everything it needs as plain values;
 its generator never looks at the request, and it saves the assistant message however the turn ends.
+
+A `Generation` is started as a task the moment it is made, holding the stream slot it was handed
+(`OwnedSlot`): it releases the slot however it ends, so the slot is released exactly once even when the
+response carrying it is never sent (a client that left while the view ran).
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 
 from chatauth.caller import Workspace
 from threads import services
@@ -23,7 +26,7 @@ from threads.chat import titles
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
-from threads.chat.limits import StreamSlot
+from threads.chat.limits import OwnedSlot
 from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
 from threads.chat.upstream import describe_failure, openai_chunks
@@ -67,31 +70,16 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
 
 
 def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
-    """Thread, user message and in-progress reply in one transaction (one commit), then the connection goes back."""
-    try:
-        with transaction.atomic():
-            thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
-            return _append_turn(thread=thread, workspace=workspace, request=request)
-    finally:
-        release_connection()
-
-
-def release_connection() -> None:
-    """Give this thread's database connection back (per CONN_MAX_AGE) before a long stream.
-
-    Django closes a request's connections only when the response ends; a stream can last minutes, and
-    500 open streams must not hold 500 database connections.
-    """
-    close_old_connections()
+    """Thread, user message and in-progress reply in one transaction (one commit)."""
+    with transaction.atomic():
+        thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+        return _append_turn(thread=thread, workspace=workspace, request=request)
 
 
 def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None) -> Turn:
     """Store the user message (idempotent) and an in-progress assistant message under it, both or neither."""
-    try:
-        with transaction.atomic():
-            return _append_turn(thread=thread, workspace=workspace, request=request, assistant_id=assistant_id)
-    finally:
-        release_connection()
+    with transaction.atomic():
+        return _append_turn(thread=thread, workspace=workspace, request=request, assistant_id=assistant_id)
 
 
 def _append_turn(
@@ -126,15 +114,32 @@ def _append_turn(
     )
 
 
-def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
+def save_reply(
+    *, workspace: Workspace, thread_id: str, message_id: str, content: dict[str, Any], status: str, if_in_progress: bool
+) -> bool:
+    """Store how a reply ended. With `if_in_progress`, only a reply still marked in progress (the reaper must
+    never overwrite what its owner saved). False when nothing was saved."""
     try:
-        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
-        message = services.message_get(thread=thread, message_id=turn.assistant_message_id)
-        services.message_update(message=message, content=content, status=status)
+        with transaction.atomic():
+            thread = services.thread_get(workspace=workspace, thread_id=thread_id, for_update=if_in_progress)
+            message = services.message_get(thread=thread, message_id=message_id)
+            if if_in_progress and message.status != "in_progress":
+                return False
+            services.message_update(message=message, content=content, status=status)
+            return True
     except services.NotFound:
-        pass  # the thread was deleted while the reply streamed
-    finally:
-        release_connection()
+        return False  # the thread was deleted while the reply streamed
+
+
+def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
+    save_reply(
+        workspace=turn.workspace,
+        thread_id=turn.thread_id,
+        message_id=turn.assistant_message_id,
+        content=content,
+        status=status,
+        if_in_progress=False,
+    )
 
 
 def save_title(*, turn: Turn, title: str) -> None:
@@ -144,8 +149,6 @@ def save_title(*, turn: Turn, title: str) -> None:
             services.thread_update(thread=thread, title=title)
     except services.NotFound:
         pass
-    finally:
-        release_connection()
 
 
 @dataclass
@@ -158,11 +161,12 @@ class Generation:
 
     turn: Turn
     request: ChatRequest
-    slot: StreamSlot | None = None
+    slot: OwnedSlot | None = None  # the user's stream slot, handed over: released when the generation ends
     model: Callable[[], AsyncIterator[Chunk]] | None = None
     assembler: MessageAssembler = field(default_factory=MessageAssembler)
     status: str = "in_progress"
     stop_requested: bool = False
+    started: bool = False
 
     def _model_chunks(self) -> AsyncIterator[Chunk]:
         if self.model is not None:
@@ -177,6 +181,7 @@ class Generation:
         )
 
     async def run(self, emit: Callable[[Chunk], Awaitable[None]]) -> None:
+        self.started = True
         try:
             await emit({"type": "start", "messageId": self.turn.assistant_message_id})
             async with asyncio.timeout(chat_settings.MAX_DURATION_SECONDS):
@@ -194,7 +199,26 @@ class Generation:
                 self.assembler.add(chunk)
                 await emit(chunk)
         finally:
-            await self._save()
+            try:
+                await self._save()
+            finally:
+                await self.release_slot()
+
+    async def end_unstarted(self) -> None:
+        """A generation cancelled before `run` began (a stop at once): saved and its slot released all the same."""
+        if not self.started:
+            self.started = True
+            self.status = "stopped" if self.stop_requested else "incomplete"
+            try:
+                await self._save()
+            finally:
+                await self.release_slot()
+
+    async def release_slot(self) -> None:
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            with contextlib.suppress(Exception):
+                await slot.release()
 
     async def _save(self) -> None:
         metadata = {"status": self.status} if self.status != "complete" else None
@@ -203,10 +227,6 @@ class Generation:
             await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
         except Exception:
             logger.exception("saving the assistant message failed")
-        if self.slot is not None:
-            with contextlib.suppress(Exception):
-                await sync_to_async(self.slot.release)()
-            self.slot = None
 
     async def title_if_new(self) -> None:
         if not (self.turn.needs_title and self.status == "complete"):
@@ -215,22 +235,50 @@ class Generation:
         await run_db(save_title, turn=self.turn, title=title)
 
 
-@dataclass
+_running: set[asyncio.Task[Any]] = set()  # strong references: started generations are never garbage-collected
+
+
+def start_task(coroutine: Any) -> asyncio.Task[Any]:
+    task = asyncio.create_task(coroutine)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
+def start_generation(generation: Generation, coroutine: Any) -> asyncio.Task[Any]:
+    """Run `coroutine` (which runs `generation`) as a task. The generation releases its slot when it ends;
+    should the task end without running it (cancelled before its first step), the task's end does."""
+
+    def ended(_: asyncio.Task[Any]) -> None:
+        if generation.slot is not None:
+            start_task(generation.release_slot())
+
+    task = start_task(coroutine)
+    task.add_done_callback(ended)
+    return task
+
+
 class ChatStream:
-    """A generation owned by its connection: when the client goes away, the model call is cancelled."""
+    """A generation owned by its connection: when the client goes away, the model call is cancelled.
 
-    generation: Generation
+    The generation starts at once (not when the response is first read), so it ends, saves and releases
+    its slot even if the response is never sent: a client that left before that only costs the reply.
+    """
 
-    async def _produce(self, queue: asyncio.Queue[Any]) -> None:
+    def __init__(self, generation: Generation) -> None:
+        self.generation = generation
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.producer = start_generation(generation, self._produce())
+
+    async def _produce(self) -> None:
         try:
-            await self.generation.run(queue.put)
+            await self.generation.run(self.queue.put)
         finally:
-            queue.put_nowait(_END)
+            self.queue.put_nowait(_END)
         await self.generation.title_if_new()
 
     async def events(self) -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(queue))
+        queue, producer = self.queue, self.producer
         try:
             while True:
                 try:

@@ -16,7 +16,15 @@ from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.limits import acquire_stream_slot, check_rate
+from threads.chat.limits import (
+    GENERATIONS,
+    READERS,
+    LimitExceeded,
+    OwnedSlot,
+    SlotLease,
+    acquire_slot,
+    check_rate,
+)
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
@@ -60,26 +68,21 @@ async def chat(request: HttpRequest) -> HttpResponse:
     limited = await sync_to_async(check_rate)(principal.user_id)
     if limited:
         return _too_many(limited)
-    slot = await sync_to_async(acquire_stream_slot)(principal.user_id)
-    if isinstance(slot, Limited):
-        return _too_many(slot)
-    handed_over = False  # once a generation holds the slot, it releases it; until then, this view does
     try:
-        if chat_settings.RESUMABLE:
-            workspace, thread_id = principal.workspace, chat_request.thread_id
-            thread = await run_db(resolve_thread, workspace=workspace, thread_id=thread_id)
-            response, handed_over = await _start_resumable(principal, chat_request, thread, slot)
-            return response
-        turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
-        handed_over = True
-        return _event_stream(ChatStream(Generation(turn=turn, request=chat_request, slot=slot)).events())
+        # The view holds the user's stream slot until a generation takes it over (`slot.transfer()`); any
+        # other way out of this block (an error response, an exception, a cancelled request) releases it.
+        async with acquire_slot(principal.user_id, GENERATIONS) as slot:
+            if chat_settings.RESUMABLE:
+                return await _start_resumable(principal, chat_request, slot)
+            turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
+            stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot.transfer()))
+            return _event_stream(stream.events())
+    except LimitExceeded as exc:
+        return _too_many(exc.limited)
     except services.NotFound:
         return json_error("not_found", "Thread not found.", 404)
     except services.InvalidParent as exc:
         return json_error("invalid_request", str(exc), 400)
-    finally:
-        if not handed_over:
-            await sync_to_async(slot.release)()
 
 
 def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
@@ -89,12 +92,10 @@ def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
     return response
 
 
-async def _start_resumable(
-    principal: Caller, chat_request: Any, thread: Any, slot: Any
-) -> tuple[HttpResponse, bool]:
-    """The server owns the generation; this response is just its first reader. Also says whether the
-    generation took over the stream slot."""
+async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease) -> HttpResponse:
+    """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
+    thread = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
     await resumable.reap_orphans(thread.id, workspace)
     generation_id = Message.new_id()
     if not await resumable.claim_thread(thread.id, generation_id):
@@ -103,7 +104,7 @@ async def _start_resumable(
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
             "or stop it with DELETE /api/chat/{id}/stream.",
             409,
-        ), False
+        )
     try:
         turn = await run_db(
             append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
@@ -111,8 +112,17 @@ async def _start_resumable(
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)
         raise
-    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot))
-    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id)), True
+    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot.transfer()))
+    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
+
+
+async def _holding(slot: OwnedSlot, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`events`, with `slot` released when the response ends (finished, or the client gone)."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        await slot.release()
 
 
 def _thread_for_title(principal: Caller, thread_id: str) -> tuple[Any, dict[str, Any] | None]:
@@ -164,4 +174,10 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
     if generation_id is None:
         await resumable.reap_orphans(thread.id, principal.workspace)
         return HttpResponse(status=204)
-    return _event_stream(resumable.read_generation(thread.id, principal.workspace, generation_id))
+    try:
+        # A reader holds one of the user's CHAT_MAX_STREAM_READERS slots (shared by every worker) while open.
+        async with acquire_slot(principal.user_id, READERS) as reader:
+            events = resumable.read_generation(thread.id, principal.workspace, generation_id)
+            return _event_stream(_holding(reader.transfer(), events))
+    except LimitExceeded as exc:
+        return _too_many(exc.limited)
