@@ -22,6 +22,7 @@ from typing import Any
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
+from config import metrics
 from config.errors import ApiError
 
 _SCRIPT = """
@@ -92,6 +93,7 @@ def hit(scope: str, subject: str, *, limit: int, window: float, what: str) -> Li
         wait = _wait_local(key, limit, window)
     if wait <= 0:
         return None
+    metrics.rate_limited(scope)
     retry_after = max(1, math.ceil(wait))
     return Limited(retry_after, f"Too many {what}: at most {limit} per {window:g} s. Retry in {retry_after} s.")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from rest_framework.exceptions import ValidationError
 
+from config.validation import storable_text
 from threads.conf import threads_settings
 from threads.models import Thread
 
@@ -34,6 +35,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         version, when, thread_id = json.loads(raw)
         if version != CURSOR_VERSION or not isinstance(thread_id, str) or not isinstance(when, str):
+            raise ValueError("unknown cursor version")
+        if not storable_text(thread_id) or len(thread_id) > 64:
             raise ValueError("unknown cursor version")
         moment = datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:

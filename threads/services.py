@@ -15,6 +15,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.utils import timezone
 
 from chatauth.caller import Workspace
+from config.validation import storable_text
 from threads.models import Message, Thread
 
 
@@ -43,8 +44,13 @@ def _scoped_threads(thread: Thread) -> QuerySet[Thread]:
     return Thread.objects.for_workspace(thread.workspace).filter(pk=thread.pk)
 
 
+def _usable_key(value: Any, max_length: int) -> bool:
+    """An id from a URL or a body that can be looked up at all (PostgreSQL refuses NUL in a query)."""
+    return isinstance(value, str) and len(value) <= max_length and storable_text(value)
+
+
 def thread_get(*, workspace: Workspace, thread_id: str, for_update: bool = False) -> Thread:
-    if not isinstance(thread_id, str) or len(thread_id) > Thread._meta.get_field("id").max_length:
+    if not _usable_key(thread_id, Thread._meta.get_field("id").max_length):
         raise NotFound("thread not found")
     qs = Thread.objects.for_workspace(workspace)
     if for_update:
@@ -138,7 +144,7 @@ def _role_of(content: Any) -> str:
 
 
 def message_get(*, thread: Thread, message_id: str) -> Message:
-    if not isinstance(message_id, str):
+    if not _usable_key(message_id, Message._meta.get_field("message_id").max_length):
         raise NotFound("message not found")
     try:
         return thread.messages.select_related("parent").get(message_id=message_id)
@@ -152,7 +158,8 @@ def _parent_in_thread(thread: Thread, parent_id: str) -> Message:
     A missing id and an id from another thread (or workspace) give the same error, so the
     answer never tells whether the id exists somewhere else.
     """
-    parent = thread.messages.filter(message_id=parent_id).first() if isinstance(parent_id, str) else None
+    usable = _usable_key(parent_id, Message._meta.get_field("message_id").max_length)
+    parent = thread.messages.filter(message_id=parent_id).first() if usable else None
     if parent is None:
         raise InvalidParent(f"parent_id {parent_id!r} is not a message of this thread")
     return parent
@@ -264,6 +271,11 @@ def messages_in_tree_order(*, thread: Thread, format: str | None = None) -> Quer
     return qs
 
 
+def message_head(*, thread: Thread) -> Message | None:
+    """The thread's current head: its newest message (after an edit or a regeneration, the new branch's reply)."""
+    return thread.messages.order_by("-created_at", "-id").first()
+
+
 def first_user_message(*, thread: Thread) -> Message | None:
     """The thread's first user message (what titles are made from), without reading the rest."""
     return messages_in_tree_order(thread=thread).filter(role="user").first()
@@ -282,6 +294,8 @@ def message_page(
     if newest_first:
         qs = qs.reverse()
     if after is not None:
+        if not _usable_key(after, Message._meta.get_field("message_id").max_length):
+            return None
         anchor = thread.messages.filter(message_id=after).values_list("height", "created_at", "id").first()
         if anchor is None:
             return None

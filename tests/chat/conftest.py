@@ -77,3 +77,8 @@ def sse_chunks(text: str) -> list[Any]:
             payload = event[len("data: ") :]
             out.append(payload if payload == "[DONE]" else json.loads(payload))
     return out
+
+
+def finish_chunk(reason: str, model: str = "test-model") -> dict[str, Any]:
+    """The `finish` chunk of a reply: its reason, and the messageMetadata the reply is saved with."""
+    return {"type": "finish", "finishReason": reason, "messageMetadata": {"model": model, "finishReason": reason}}

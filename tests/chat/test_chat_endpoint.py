@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, sse_chunks, user_message
+from tests.chat.conftest import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
 from threads.models import Message, Thread
@@ -71,7 +71,11 @@ def test_stream_chunks_come_in_protocol_order(chat_on, post_chat):
         "[DONE]",
     ]
     assert _deltas(chunks) == "Hello from upstream"
-    assert chunks[8] == {"type": "finish", "finishReason": "stop"}
+    assert chunks[8] == {
+        "type": "finish",
+        "finishReason": "stop",
+        "messageMetadata": {"model": "test-model", "finishReason": "stop"},
+    }
     text_ids = {c["id"] for c in chunks[:-1] if c["type"].startswith("text-")}
     assert len(text_ids) == 1
 
@@ -84,7 +88,7 @@ def test_chunks_carry_only_documented_keys(chat_on, post_chat):
         "text-start": {"type", "id"},
         "text-delta": {"type", "id", "delta"},
         "text-end": {"type", "id"},
-        "finish": {"type", "finishReason"},
+        "finish": {"type", "finishReason", "messageMetadata"},
     }
     for chunk in sse_chunks(post_chat(chat_body()).text)[:-1]:
         assert set(chunk) <= allowed[chunk["type"]], chunk
@@ -181,7 +185,7 @@ def test_frontend_tools_are_offered_and_their_calls_streamed(chat_on, post_chat)
         "toolName": "get_weather",
         "input": {"city": "Paris"},
     } in chunks
-    assert {"type": "finish", "finishReason": "tool-calls"} in chunks
+    assert finish_chunk("tool-calls") in chunks
 
 
 def test_tool_results_from_the_client_are_sent_back_to_the_model(chat_on, post_chat):
@@ -222,7 +226,7 @@ def test_upstream_500_becomes_an_error_chunk_and_an_incomplete_message(chat_on, 
     chunks = sse_chunks(response.text)
     assert response.status_code == 200
     assert {"type": "error", "errorText": "The model provider returned an error (HTTP 500)."} in chunks
-    assert chunks[-2:] == [{"type": "finish", "finishReason": "error"}, "[DONE]"]
+    assert chunks[-2:] == [finish_chunk("error"), "[DONE]"]
     assert _assistant("thread_500", Workspace("user_chat")).status == "incomplete"
 
 
@@ -359,7 +363,7 @@ def test_a_stream_that_ends_without_finishing_is_an_error_and_incomplete(chat_on
     chat_on.script(Reply(deltas=["Cut", " short", " here"], end_after=3))
     chunks = sse_chunks(post_chat(chat_body("thread_cut_short")).text)
     assert {"type": "error", "errorText": "The model provider ended the reply early."} in chunks
-    assert chunks[-2:] == [{"type": "finish", "finishReason": "error"}, "[DONE]"]
+    assert chunks[-2:] == [finish_chunk("error"), "[DONE]"]
     assistant = _assistant("thread_cut_short", Workspace("user_chat"))
     assert assistant.status == "incomplete"
     assert assistant.content["parts"][1]["text"] == "Cut short"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.chat.conftest import chat_body, sse_chunks
+from tests.chat.conftest import chat_body, finish_chunk, sse_chunks
 from tests.support.openai_server import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,9 +65,9 @@ def test_an_unknown_upstream_finish_reason_is_reported_as_other(chat_on, post_ch
     chat_on.script(Reply(finish_reason="something_new"))
     chunks = sse_chunks(post_chat(chat_body()).text)
     _check(chunks)
-    assert chunks[-2] == {"type": "finish", "finishReason": "other"}
+    assert chunks[-2] == finish_chunk("other")
 
 
 def test_a_length_cut_is_reported_as_length(chat_on, post_chat):
     chat_on.script(Reply(finish_reason="length"))
-    assert sse_chunks(post_chat(chat_body()).text)[-2] == {"type": "finish", "finishReason": "length"}
+    assert sse_chunks(post_chat(chat_body()).text)[-2] == finish_chunk("length")

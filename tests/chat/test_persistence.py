@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, sse_chunks, user_message
+from tests.chat.conftest import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
 from threads.chat.stream import FORMAT
@@ -72,7 +72,10 @@ def test_the_assistant_message_is_in_progress_while_streaming_and_complete_after
     message = services.message_get(thread=_thread("user_p", "thread_status"), message_id=chunks[0]["messageId"])
     assert message.status == "complete"
     assert message.content["role"] == "assistant"
-    assert "metadata" not in message.content
+    # Saved as streamed: the metadata is exactly the messageMetadata the client received, nothing more.
+    assert (
+        message.content["metadata"] == chunks[-2]["messageMetadata"] == {"model": "test-model", "finishReason": "stop"}
+    )
 
 
 def _other_backends() -> int:
@@ -119,6 +122,6 @@ def test_a_burst_wider_than_the_database_concurrency_all_succeeds(settings, chat
 
     responses = asyncio.run(burst())
     assert [r.status_code for r in responses] == [200] * 6
-    assert all(sse_chunks(r.text)[-2] == {"type": "finish", "finishReason": "stop"} for r in responses)
+    assert all(sse_chunks(r.text)[-2] == finish_chunk("stop") for r in responses)
     for i in range(6):
         assert _thread(f"user_burst_{i}", f"thread_burst_{i}").messages.get(role="assistant").status == "complete"

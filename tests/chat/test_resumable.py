@@ -16,7 +16,7 @@ import redis
 from django.db import connection
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, chat_redis_url, sse_chunks, user_message
+from tests.chat.conftest import chat_body, chat_redis_url, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
 from tests.support.workers import Worker, database_url_of, worker_env
@@ -117,7 +117,7 @@ def test_resume_replays_from_the_first_chunk_and_follows_live(resumable, live_se
     assert resumed[: len(first)] == first
     assert resumed[0]["type"] == "start" and resumed[-1] == "[DONE]"
     assert _text(resumed) == FULL_SLOW_TEXT
-    assert resumed[-2] == {"type": "finish", "finishReason": "stop"}
+    assert resumed[-2] == finish_chunk("stop")
 
 
 def test_the_log_expires_even_while_the_generation_runs(resumable, live_server_url, make_token):

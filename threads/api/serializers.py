@@ -87,3 +87,6 @@ class MessageListSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(
         read_only=True, allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page."
     )
+    head_id = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The current branch's newest message (after edits and retries)."
+    )

@@ -199,6 +199,7 @@ class MessageListView(WorkspaceAPIView):
             {
                 "messages": MessageSerializer(page, many=True).data,
                 "next_cursor": page[-1].message_id if more else None,
+                "head_id": getattr(services.message_head(thread=thread), "message_id", None),
             }
         )
 

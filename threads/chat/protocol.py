@@ -38,6 +38,7 @@ class MessageAssembler:
 
     parts: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # merged as the client merges messageMetadata
     errors: list[str] = field(default_factory=list)
     _open: dict[str, dict[str, Any]] = field(default_factory=dict)
     _tools: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -78,6 +79,8 @@ class MessageAssembler:
             self.errors.append(chunk["errorText"])
         elif kind == "finish":
             self.finish_reason = chunk.get("finishReason")
+        if kind in ("start", "finish", "message-metadata") and isinstance(chunk.get("messageMetadata"), dict):
+            self.metadata.update(chunk["messageMetadata"])
 
     def message(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `ai-sdk/v6` content: a UI message without its id."""

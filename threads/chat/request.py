@@ -153,7 +153,11 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
         tools=_validate_tools(body.get("tools")),
         call_settings=_validate_call_settings(body.get("callSettings")),
     )
-    _require(request.last_user_message is not None, "messages must contain a user message")
+    _require(
+        (request.messages[-1]["role"] in ("user", "assistant") and request.last_user_message is not None)
+        or request.messages[-1]["role"] == "assistant",
+        "messages must end with a user message (or an assistant message whose tool calls now have outputs)",
+    )
     return request
 
 
@@ -168,16 +172,20 @@ def _tool_name(part: dict[str, Any]) -> str | None:
     return kind[5:] if kind.startswith("tool-") else None
 
 
-def to_openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """UI messages to chat-completions messages: text, and frontend tool calls with their results."""
-    system = chat_settings.SYSTEM_PROMPT
-    if request.system:
-        system = f"{system}\n\n{request.system}" if system else request.system
-    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    for message in request.messages:
+def to_openai_messages(history: Any, *, system: str | None = None) -> list[dict[str, Any]]:
+    """UI messages (the turn's context, from the server's record) to chat-completions messages: the server's
+    system prompt plus the documented `system` option, then user text, and assistant text with frontend tool
+    calls and their results. No other system text: a `system` UI message is never forwarded."""
+    prompt = chat_settings.SYSTEM_PROMPT
+    if system:
+        prompt = f"{prompt}\n\n{system}" if prompt else system
+    out: list[dict[str, Any]] = [{"role": "system", "content": prompt}] if prompt else []
+    for message in history:
         parts = message["parts"]
+        if message["role"] == "user":
+            out.append({"role": "user", "content": _text_of(parts)})
+            continue
         if message["role"] != "assistant":
-            out.append({"role": message["role"], "content": _text_of(parts)})
             continue
         tool_calls, results = [], []
         for part in parts:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from chatauth.caller import Workspace
+from config import metrics
 from threads import services
 from threads.chat import titles
 from threads.chat.conf import chat_settings
@@ -29,31 +31,34 @@ from threads.chat.devmodel import dev_model_chunks
 from threads.chat.limits import OwnedSlot
 from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
+from threads.chat.turns import plan_turn
 from threads.chat.upstream import describe_failure, openai_chunks
 from threads.models import Message, Thread
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "ai-sdk/v6"
+FIRST_TOKEN_CHUNKS = frozenset({"text-delta", "reasoning-delta", "tool-input-start"})
 _END = object()
 
 
 @dataclass(frozen=True)
 class Turn:
-    """What the database said before streaming: the thread and the two messages of this turn."""
+    """What the database said before streaming: the thread, the messages of this turn, the model's context."""
 
     thread_id: str
     workspace: Workspace
     user_message_id: str
     assistant_message_id: str
     needs_title: bool
+    history: tuple[dict[str, Any], ...] = ()  # from the stored branch (see threads.chat.turns)
+    continued_parts: tuple[dict[str, Any], ...] = ()  # a tool continuation streams into an existing reply
 
-
-def _content_of(message: dict[str, Any]) -> dict[str, Any]:
-    content = {"role": message["role"], "parts": message["parts"]}
-    if message.get("metadata"):
-        content["metadata"] = message["metadata"]
-    return content
+    @property
+    def prompt(self) -> str:
+        """The text of the last user message of the context (what the development model and titles read)."""
+        user = next((m for m in reversed(self.history) if m["role"] == "user"), None)
+        return "".join(p.get("text", "") for p in (user or {}).get("parts", []) if p.get("type") == "text")
 
 
 def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
@@ -85,32 +90,15 @@ def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, a
 def _append_turn(
     *, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None
 ) -> Turn:
-    user = request.last_user_message
-    assert user is not None
-    known = set(
-        thread.messages.filter(message_id__in=[m["id"] for m in request.messages]).values_list("message_id", flat=True)
-    )
-    # The parent of the user message is the message before it in the conversation, when we have it.
-    index = next(i for i, m in enumerate(request.messages) if m is user)
-    parent_id = next((m["id"] for m in reversed(request.messages[:index]) if m["id"] in known), None)
-    user_message, _ = services.message_append(
-        thread=thread, format=FORMAT, content=_content_of(user), parent_id=parent_id, message_id=user["id"]
-    )
-    assistant_id = assistant_id or Message.new_id()  # a regeneration is a new sibling under the same user message
-    services.message_append(
-        thread=thread,
-        format=FORMAT,
-        content={"role": "assistant", "parts": []},
-        parent_id=user_message.message_id,
-        message_id=assistant_id,
-        status="in_progress",
-    )
+    plan = plan_turn(thread=thread, messages=request.messages, assistant_id=assistant_id or Message.new_id())
     return Turn(
         thread_id=thread.id,
         workspace=workspace,
-        user_message_id=user_message.message_id,
-        assistant_message_id=assistant_id,
+        user_message_id=plan.user_message_id,
+        assistant_message_id=plan.assistant_message_id,
         needs_title=not thread.title,
+        history=plan.history,
+        continued_parts=plan.continued_parts,
     )
 
 
@@ -168,24 +156,41 @@ class Generation:
     stop_requested: bool = False
     started: bool = False
 
+    def __post_init__(self) -> None:
+        if self.turn.continued_parts and not self.assembler.parts:
+            self.assembler.parts = [dict(p) for p in self.turn.continued_parts]
+
     def _model_chunks(self) -> AsyncIterator[Chunk]:
         if self.model is not None:
             return self.model()
         if chat_settings.uses_dev_model:
-            prompt = "".join(p.get("text", "") for p in self.request.last_user_message["parts"] if p["type"] == "text")
-            return dev_model_chunks(prompt=prompt)
+            return dev_model_chunks(prompt=self.turn.prompt)
         return openai_chunks(
-            messages=to_openai_messages(self.request),
+            messages=to_openai_messages(self.turn.history, system=self.request.system),
             tools=openai_tools(self.request),
             call_settings=self.request.call_settings,
         )
 
+    def _finish_metadata(self, chunk: Chunk) -> Chunk:
+        """The reply's messageMetadata, streamed in `finish` and saved as streamed: model, finish reason, usage."""
+        model = "development" if chat_settings.uses_dev_model and self.model is None else chat_settings.MODEL
+        metadata = {"model": model, "finishReason": chunk.get("finishReason"), **(chunk.get("messageMetadata") or {})}
+        return {**chunk, "messageMetadata": metadata}
+
     async def run(self, emit: Callable[[Chunk], Awaitable[None]]) -> None:
         self.started = True
+        began = time.monotonic()
+        first_token = False
+        metrics.stream_started()
         try:
             await emit({"type": "start", "messageId": self.turn.assistant_message_id})
             async with asyncio.timeout(chat_settings.MAX_DURATION_SECONDS):
                 async for chunk in self._model_chunks():
+                    if chunk["type"] == "finish":
+                        chunk = self._finish_metadata(chunk)
+                    elif not first_token and chunk["type"] in FIRST_TOKEN_CHUNKS:
+                        first_token = True
+                        metrics.first_token(time.monotonic() - began)
                     self.assembler.add(chunk)
                     await emit(chunk)
             self.status = "complete" if self.assembler.finish_reason != "error" else "incomplete"
@@ -194,11 +199,14 @@ class Generation:
             raise
         except Exception as exc:  # upstream failures become a chunk, never a 500 or a hung stream
             logger.warning("chat upstream failed: %s", exc.__class__.__name__)
+            metrics.upstream_error(exc.__class__.__name__)
             self.status = "incomplete"
-            for chunk in (error_chunk(describe_failure(exc)), {"type": "finish", "finishReason": "error"}):
+            finish = self._finish_metadata({"type": "finish", "finishReason": "error"})
+            for chunk in (error_chunk(describe_failure(exc)), finish):
                 self.assembler.add(chunk)
                 await emit(chunk)
         finally:
+            metrics.stream_finished(time.monotonic() - began)
             try:
                 await self._save()
             finally:
@@ -221,8 +229,8 @@ class Generation:
                 await slot.release()
 
     async def _save(self) -> None:
-        metadata = {"status": self.status} if self.status != "complete" else None
-        content = self.assembler.message(metadata)
+        # Saved as streamed: the metadata the client received (the status is the message's own column).
+        content = self.assembler.message(self.assembler.metadata or None)
         try:
             await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
         except Exception:
@@ -231,7 +239,8 @@ class Generation:
     async def title_if_new(self) -> None:
         if not (self.turn.needs_title and self.status == "complete"):
             return
-        title = await titles.generate_title(self.request.last_user_message, self.assembler.text)
+        first_user = next((m for m in self.turn.history if m["role"] == "user"), None)
+        title = await titles.generate_title(first_user, self.assembler.text)
         await run_db(save_title, turn=self.turn, title=title)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import openai
 
+from config import metrics
 from threads.chat.conf import chat_settings
 from threads.chat.protocol import Chunk
 
@@ -203,8 +204,11 @@ async def openai_chunks(
     }
     if tools:
         params["tools"] = tools
+    # Token usage arrives in a last event without choices; it is reported in the reply's messageMetadata.
+    params["stream_options"] = {"include_usage": True}
     converter = _Converter()
     finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
     # The context manager closes the HTTP response however we leave, cancellation included: the upstream
     # request ends with us.
     async with client().chat.completions.with_streaming_response.create(**params) as response:
@@ -214,6 +218,8 @@ async def openai_chunks(
             if event is None:
                 done = True
                 break
+            if isinstance(event.get("usage"), dict):
+                usage = event["usage"]
             for choice in event.get("choices") or []:
                 delta = choice.get("delta")
                 if isinstance(delta, dict):
@@ -226,7 +232,12 @@ async def openai_chunks(
     for chunk in converter.finish():
         yield chunk
     yield {"type": "finish-step"}
-    yield {"type": "finish", "finishReason": finish_reason or "stop"}
+    finish: Chunk = {"type": "finish", "finishReason": finish_reason or "stop"}
+    if usage is not None:
+        tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        metrics.tokens(int(tokens_in or 0), int(tokens_out or 0))
+        finish["messageMetadata"] = {"usage": {"inputTokens": tokens_in, "outputTokens": tokens_out}}
+    yield finish
 
 
 async def complete_text(*, messages: list[dict[str, Any]], max_tokens: int = 32) -> str:

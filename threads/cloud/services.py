@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from chatauth.caller import Workspace
+from config.validation import storable_text
 from threads import services
 from threads.models import Message, Thread
 
@@ -20,7 +21,7 @@ def threads_page(*, workspace: Workspace, archived: bool, limit: int, after: str
     """Newest activity first; `after` is the id of the previous page's last thread (unknown ids start over,
     as the client expects). The same keyset query as `/api/threads`."""
     anchor = None
-    if after:
+    if after and storable_text(after):
         row = Thread.objects.for_workspace(workspace).filter(id=after).values_list("last_message_at", "id").first()
         anchor = tuple(row) if row is not None else None
     return services.thread_list(workspace=workspace, archived=archived, limit=limit, after=anchor)
