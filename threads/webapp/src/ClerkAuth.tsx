@@ -45,7 +45,7 @@ function SignedInApp({ settings }: { settings: AppSettings }) {
 
   if (!session) return <p className="loading">Loading your session…</p>;
   return (
-    <>
+    <div className="shell">
       {authProblem && (
         <AuthBanner
           problem={authProblem}
@@ -53,7 +53,7 @@ function SignedInApp({ settings }: { settings: AppSettings }) {
         />
       )}
       <ChatApp key={session.workspaceKey} settings={settings} session={session} />
-    </>
+    </div>
   );
 }
 

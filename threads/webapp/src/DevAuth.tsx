@@ -177,7 +177,7 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
 
   if (!session || !chatSession) return <SignInForm settings={settings} onSignedIn={adopt} />;
   return (
-    <>
+    <div className="shell">
       {authProblem && <AuthBanner problem={authProblem} onRetry={() => void switchOrg(session.org).then(() => setEpoch((n) => n + 1))} />}
       {switchError && (
         <div className="banner" role="alert">
@@ -186,6 +186,6 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
       )}
       {/* Keyed on the workspace: another user or organization gets a fresh runtime and list, never the old one. */}
       <ChatApp key={`${chatSession.workspaceKey}#${epoch}`} settings={settings} session={chatSession} />
-    </>
+    </div>
   );
 }

@@ -105,6 +105,7 @@ export function RouteProvider({ runtime, children }: { runtime: AssistantRuntime
     },
     newChat: () => {
       setNotFound(null);
+      if (window.location.pathname !== "/") window.history.pushState(null, "", "/");
       void threads.switchToNewThread();
     },
   };
