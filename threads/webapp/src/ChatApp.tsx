@@ -147,7 +147,7 @@ function Layout({
         </div>
         <div className="topbar-end">
           <ThemeToggle />
-          {session.controls}
+          {!narrow && session.controls}
         </div>
       </header>
       <div className="banners" aria-live="polite">
@@ -176,6 +176,8 @@ function Layout({
           data-testid="sidebar"
         >
           <ThreadList />
+          {/* On a narrow screen the account controls live in the drawer, so the top bar stays one line. */}
+          {narrow && <div className="sidebar-account">{session.controls}</div>}
         </aside>
         <main className="chat" aria-label="Conversation">
           <Thread api={chatApi} notFound={notFound} reportError={(error) => api.report(error)} />

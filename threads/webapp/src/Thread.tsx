@@ -119,11 +119,7 @@ function UserMessage() {
   return (
     <MessagePrimitive.Root className="message user" data-testid="message-user">
       <div className="message-body">
-        <div className="bubble" data-testid="user-text">
-          <MessagePrimitive.Parts />
-        </div>
-        <div className="message-footer">
-          <BranchPicker />
+        <div className="user-row">
           <ActionBarPrimitive.Root className="action-bar" hideWhenRunning autohide="not-last" autohideFloat="single-branch">
             <CopyButton />
             <AuiIf condition={(s) => s.threadListItem.status !== "archived"}>
@@ -132,7 +128,11 @@ function UserMessage() {
               </ActionBarPrimitive.Edit>
             </AuiIf>
           </ActionBarPrimitive.Root>
+          <div className="bubble" data-testid="user-text">
+            <MessagePrimitive.Parts />
+          </div>
         </div>
+        <BranchPicker />
       </div>
     </MessagePrimitive.Root>
   );

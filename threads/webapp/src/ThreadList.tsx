@@ -5,6 +5,7 @@ import { ThreadListItemPrimitive, ThreadListPrimitive, useAui, useAuiState } fro
 import { ArchiveIcon, ArchiveRestoreIcon, PencilIcon, PlusIcon, Trash2Icon } from "lucide-react";
 import { useState, type FormEvent } from "react";
 
+import { ApiError } from "./api";
 import { useRoute } from "./router";
 import { ConfirmDialog } from "./ui";
 
@@ -44,7 +45,13 @@ export function ThreadList() {
 
 function ListLoadError({ error }: { error: unknown }) {
   const aui = useAui();
-  const text = error instanceof Error ? error.message : "Your chats could not be loaded.";
+  // A refused sign-in is explained once, in the banner above; here it is only named.
+  const refused = error instanceof ApiError && (error.kind === "auth" || error.kind === "config");
+  const text = refused
+    ? "Your chats could not be loaded: the sign-in was refused (see the message above)."
+    : error instanceof Error
+      ? error.message
+      : "Your chats could not be loaded.";
   return (
     <div className="list-error" role="alert" data-testid="threads-error">
       <span>{text}</span>
