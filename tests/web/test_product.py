@@ -356,6 +356,31 @@ def test_keyboard_focus_is_visible(page, app_url):
     assert outline[0] != "none" and outline[1] != "0px", outline
 
 
+def test_a_long_conversation_offers_scroll_to_bottom(page, app_url, upstream):
+    upstream.default = Reply(deltas=[f"Line {i}\n\n" for i in range(60)])
+    sign_in(page, app_url, "user_scroll")
+    send_and_wait(page, "A very long answer please")
+    button = page.get_by_test_id("scroll-bottom")
+    viewport = page.get_by_test_id("viewport")
+    assert viewport.evaluate("v => v.scrollHeight > v.clientHeight + 200")
+    viewport.evaluate("v => v.scrollTo(0, 0)")
+    button.wait_for()
+    assert button.get_attribute("aria-label") == "Scroll to the latest message"
+    button.click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=viewport]');"
+        " return v.scrollHeight - v.scrollTop - v.clientHeight < 4; }"
+    )
+    button.wait_for(state="hidden")
+
+
+def test_the_focused_composer_is_outlined(page, app_url):
+    sign_in(page, app_url, "user_focus")
+    page.get_by_test_id("composer-input").focus()
+    ring = page.get_by_test_id("composer").evaluate("e => getComputedStyle(e).boxShadow")
+    assert ring and ring != "none", ring
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_no_serious_accessibility_violations(page, app_url, upstream, theme):
     upstream.default = Reply(deltas=MARKDOWN_REPLY)
