@@ -133,6 +133,7 @@ def test_edit_makes_a_branch_and_the_picker_switches_between_them(page, app_url,
     user.hover()
     user.get_by_test_id("edit").click()
     page.get_by_test_id("edit-input").fill("Second version of the question")
+    shot(page, "editing")
     page.get_by_test_id("edit-send").click()
     page.locator('[data-testid="message-assistant"]', has_text="Second version of the question").wait_for()
     page.get_by_test_id("composer-send").wait_for()
@@ -319,6 +320,9 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_usable_composer(brows
         page.get_by_test_id("sidebar").wait_for()
         assert len(listed_ids(page)) == 1
         shot(page, "390-drawer")
+        page.emulate_media(color_scheme="dark")
+        page.wait_for_timeout(100)
+        shot(page, "390-drawer-dark")
         page.keyboard.press("Escape")
         page.get_by_test_id("sidebar").wait_for(state="hidden")
         page.get_by_test_id("drawer-toggle").click()
@@ -434,6 +438,12 @@ def test_a_reply_still_being_written_is_resumed_after_a_reload(page, app_url, up
     text = page.locator('[data-testid="message-assistant"]').last.inner_text()
     assert text.count("piece5 ") + text.count("piece5\n") <= 1 and text.count("piece0") == 1, text  # not twice
     assert page.locator('[data-testid="message-assistant"]').count() == 1
+    # The title the server gave the thread at the end of the reply shows up without another reload.
+    page.wait_for_function(
+        "id => { const t = document.querySelector(`[data-thread-id='${id}'] [data-testid=thread-title]`);"
+        " return t && t.textContent !== 'New chat'; }",
+        arg=thread,
+    )
     # Stop on a resumable thread reaches the server (a second tab would see it stop too).
     upstream.default = Reply(deltas=words, delay=0.08)
     page.get_by_test_id("composer-input").fill("And another")

@@ -11,6 +11,7 @@ import {
   MessagePrimitive,
   ThreadListItemPrimitive,
   ThreadPrimitive,
+  useAui,
   useAuiState,
 } from "@assistant-ui/react";
 import { useAISDKChat, useAISDKError } from "@assistant-ui/react-ai-sdk";
@@ -223,6 +224,7 @@ function BranchPicker() {
  * `GET /api/chat/{id}/stream` (the server answers 204 when nothing runs, e.g. without resumable mode).
  */
 function Resume() {
+  const aui = useAui();
   const chat = useAISDKChat();
   const remoteId = useAuiState((s) => s.threadListItem.remoteId);
   const isLoading = useAuiState((s) => s.thread.isLoading);
@@ -246,8 +248,10 @@ function Resume() {
       .finally(() => {
         setResuming(false);
         if (chat.messages.at(-1)?.role !== "assistant") chat.setMessages(before); // nothing to resume: keep it
+        // The server titles a new thread when its first reply ends, which this page did not see start.
+        else void aui.threads.reload();
       });
-  }, [chat, remoteId, isLoading]);
+  }, [chat, remoteId, isLoading, aui]);
   if (!resuming) return null;
   return (
     <div className="resuming" data-testid="resuming" role="status">
