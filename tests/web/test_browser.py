@@ -28,6 +28,10 @@ def sign_in(page: Any, base: str, user: str, org: str | None = None) -> None:
 
 def switch_user(page: Any, user: str, org: str | None = None) -> None:
     page.get_by_test_id("sign-out").click()
+    # From here on the previous user's app is gone: anything recorded later was shown to the next user.
+    page.get_by_test_id("dev-signin").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=app]')")
+    page.evaluate("window.__seenTitles.length = 0")
     page.get_by_test_id("dev-user").fill(user)
     page.get_by_test_id("dev-org").fill(org or "")
     page.get_by_test_id("dev-signin-submit").click()

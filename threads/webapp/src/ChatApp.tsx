@@ -11,7 +11,7 @@ import { ApiClient, ApiError, ChatTracker, type AppSettings } from "./api";
 import { createThreadListAdapter } from "./persistence";
 import { RouteProvider, useRoute } from "./router";
 import type { Session } from "./session";
-import { Thread } from "./Thread";
+import { Thread, loadMarkdown } from "./Thread";
 import { ThreadList } from "./ThreadList";
 import { ThemeToggle, useMediaQuery } from "./ui";
 
@@ -42,6 +42,7 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
   });
   const [notice, setNotice] = useState<ApiError | null>(null);
   const online = useOnline();
+  useEffect(() => void loadMarkdown().catch(() => undefined), []);
 
   // Fixed for this mount: the parent remounts on a workspace change, and the token getter reads the latest token.
   const api = useMemo(

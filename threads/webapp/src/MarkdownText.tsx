@@ -110,3 +110,4 @@ function MarkdownTextImpl() {
 }
 
 export const MarkdownText = memo(MarkdownTextImpl);
+export default MarkdownText;

@@ -8,6 +8,7 @@ import {
   AuiIf,
   BranchPickerPrimitive,
   ComposerPrimitive,
+  MessagePartPrimitive,
   MessagePrimitive,
   ThreadListItemPrimitive,
   ThreadPrimitive,
@@ -28,12 +29,24 @@ import {
   ThumbsDownIcon,
   ThumbsUpIcon,
 } from "lucide-react";
-import { useEffect, useRef, useState } from "react";
+import { Suspense, lazy, useEffect, useRef, useState } from "react";
 
 import { ApiError, type ApiClient } from "./api";
-import { MarkdownText } from "./MarkdownText";
 import { inProgressReplies } from "./persistence";
 import { useRoute } from "./router";
+
+// Markdown and the highlighter are their own chunk (about a quarter of the JS), fetched from this service as soon
+// as the app mounts (see ChatApp): the sign-in page never waits for them. Until it arrives, text shows as plain text.
+export const loadMarkdown = () => import("./MarkdownText");
+const LazyMarkdownText = lazy(loadMarkdown);
+
+function ReplyText() {
+  return (
+    <Suspense fallback={<MessagePartPrimitive.Text className="plain-text" />}>
+      <LazyMarkdownText />
+    </Suspense>
+  );
+}
 
 export function Thread({
   api,
@@ -164,7 +177,7 @@ function AssistantMessage() {
     <MessagePrimitive.Root className="message assistant" data-testid="message-assistant" data-status={status}>
       <div className="message-body">
         <div className="bubble">
-          <MessagePrimitive.Parts components={{ Text: MarkdownText }} />
+          <MessagePrimitive.Parts components={{ Text: ReplyText }} />
           {reason === "cancelled" && <p className="stopped-note">Stopped.</p>}
         </div>
         <div className="message-footer">
