@@ -458,3 +458,32 @@ def test_a_reply_still_being_written_is_resumed_after_a_reload(page, app_url, up
     page.reload()
     page.locator('[data-testid="message-user"]', has_text="And another").wait_for()
     assert page.get_by_test_id("resuming").count() == 0 or page.get_by_test_id("resuming").is_hidden()
+
+
+def test_a_rate_limit_counts_down_and_retry_works_once_it_is_over(page, app_url, settings, shot):
+    settings.CHAT = {**settings.CHAT, "RATE_LIMIT_REQUESTS": 1, "RATE_LIMIT_WINDOW_SECONDS": 10}
+    sign_in(page, app_url, "user_patient")
+    # The limit is a fixed window: a second request just after a window boundary is allowed, so send until refused.
+    error = page.get_by_test_id("chat-error")
+    for attempt in range(4):
+        page.get_by_test_id("composer-input").fill(f"Message {attempt}")
+        page.get_by_test_id("composer-send").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=chat-error]')"
+            " || (document.querySelector('[data-testid=composer-send]') && !document.querySelector("
+            "'[data-testid=message-assistant][data-status=running]'))"
+        )
+        page.wait_for_timeout(300)
+        if error.count():
+            break
+    error.wait_for()
+    wait = re.search(r"Try again in (\d+) seconds?\.", error.inner_text())
+    assert wait and 1 <= int(wait.group(1)) <= 20, error.inner_text()  # the server's Retry-After
+    retry = page.get_by_test_id("chat-retry")
+    assert retry.is_disabled()  # retrying before Retry-After would only be refused again
+    shot(page, "counting-down")
+    page.get_by_text("You can try again now.").wait_for(timeout=30_000)
+    assert retry.is_enabled()
+    retry.click()
+    page.locator('[data-testid="message-assistant"]', has_text=f"Message {attempt}").wait_for()
+    page.get_by_test_id("chat-error").wait_for(state="detached")

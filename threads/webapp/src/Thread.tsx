@@ -173,6 +173,10 @@ function EditComposer() {
 function AssistantMessage() {
   const status = useAuiState((s) => s.message.status?.type);
   const reason = useAuiState((s) => (s.message.status?.type === "incomplete" ? s.message.status.reason : undefined));
+  const empty = useAuiState((s) => s.message.content.length === 0);
+  // A request that failed before any text (refused, rate-limited, offline) leaves an empty reply: the error
+  // below the thread says what happened and offers Retry, so the empty shell is not shown.
+  if (empty && reason === "error") return null;
   return (
     <MessagePrimitive.Root className="message assistant" data-testid="message-assistant" data-status={status}>
       <div className="message-body">
@@ -261,8 +265,9 @@ function Resume() {
       .finally(() => {
         setResuming(false);
         if (chat.messages.at(-1)?.role !== "assistant") chat.setMessages(before); // nothing to resume: keep it
-        // The server titles a new thread when its first reply ends, which this page did not see start.
-        else void aui.threads.reload();
+        // The reply this page did not start ends here: title the thread the usual way (the adapter takes the
+        // title the server gave it at the end of the reply, or asks for one).
+        else aui.threadListItem().generateTitle();
       });
   }, [chat, remoteId, isLoading, aui]);
   if (!resuming) return null;
@@ -273,14 +278,34 @@ function Resume() {
   );
 }
 
+/** Seconds left of a rate limit's Retry-After, counting down; undefined when there is no limit to wait out. */
+function useCountdown(error: ApiError | undefined): number | undefined {
+  const [now, setNow] = useState(() => Date.now());
+  const [until, setUntil] = useState<{ error: ApiError; at: number } | null>(null);
+  if (error && error.retryAfter && until?.error !== error) setUntil({ error, at: Date.now() + error.retryAfter * 1000 });
+  const left = until && error && until.error === error ? Math.max(0, Math.ceil((until.at - now) / 1000)) : undefined;
+  useEffect(() => {
+    if (!left) return;
+    const timer = window.setTimeout(() => setNow(Date.now()), 1000);
+    return () => window.clearTimeout(timer);
+  }, [left, now]);
+  return left;
+}
+
 /** A failed send or a stream that broke off: say what happened in words, and offer to try again. */
 function ChatError() {
   const error = useAISDKError();
   const chat = useAISDKChat();
   const running = useAuiState((s) => s.thread.isRunning);
+  const wait = useCountdown(error instanceof ApiError && error.kind === "rate-limit" ? error : undefined);
   if (!error || running) return null;
   let text: string;
-  if (error instanceof ApiError) {
+  if (wait !== undefined) {
+    text =
+      wait > 0
+        ? `Too many requests right now. Try again in ${wait} second${wait === 1 ? "" : "s"}.`
+        : "You can try again now.";
+  } else if (error instanceof ApiError) {
     text = error.message;
   } else {
     const detail = error.message?.trim().replace(/[.\s]+$/, "");
@@ -291,7 +316,13 @@ function ChatError() {
     <div className="chat-error" role="alert" data-testid="chat-error">
       <span>{text}</span>
       {retryable && chat && (
-        <button type="button" className="btn" data-testid="chat-retry" onClick={() => void chat.regenerate()}>
+        <button
+          type="button"
+          className="btn"
+          data-testid="chat-retry"
+          disabled={wait !== undefined && wait > 0}
+          onClick={() => void chat.regenerate()}
+        >
           Retry
         </button>
       )}
