@@ -329,6 +329,11 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_usable_composer(brows
         page.get_by_test_id("new-thread").click()
         page.get_by_test_id("sidebar").wait_for(state="hidden")
         page.get_by_test_id("thread-empty").wait_for()
+        page.set_viewport_size({"width": 360, "height": 740})  # the narrowest supported width
+        page.wait_for_timeout(200)
+        assert no_horizontal_scroll(page)
+        box = page.get_by_test_id("composer").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["y"] + box["height"] <= 740, box
     finally:
         ctx.close()
 
