@@ -36,7 +36,7 @@ run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
-test: install node
+test: install node web
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -176,3 +176,15 @@ def test_dev_session_needs_a_json_body(dev_issuer_on):
 
 def test_dev_session_refuses_get(dev_issuer_on):
     assert Client().get("/dev/session").status_code == 405
+
+
+def test_every_thread_address_serves_the_app(fake_build, dev_issuer_on):
+    response = Client().get("/chat/thr_abc-DEF_123")
+    assert response.status_code == 200
+    assert '<script type="module" src="/app/assets/main-abc123.js"></script>' in response.content.decode()
+    assert page_settings(response)["mode"] == "dev"
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/a/b", "/chat/bad%20id", "/chat/" + "x" * 129])
+def test_malformed_thread_addresses_are_404(fake_build, dev_issuer_on, path):
+    assert Client().get(path).status_code == 404

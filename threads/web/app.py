@@ -103,8 +103,12 @@ def page_settings() -> dict[str, Any]:
 
 
 @require_GET
-def app_page(request: HttpRequest) -> HttpResponse:
-    """The browser app's page shell; a page saying how to build the app when the build is missing."""
+def app_page(request: HttpRequest, thread_id: str | None = None) -> HttpResponse:
+    """The browser app's page shell; a page saying how to build the app when the build is missing.
+
+    Also served at `/chat/<thread_id>`: the app reads the id from the address and asks the API for the
+    thread (so an unknown or foreign id is the API's 404, shown inside the app, never a server-side lookup).
+    """
     assets = entry_assets()
     config = page_settings()
     status = 200 if assets and config["mode"] != "none" else 503

@@ -1,3 +1,5 @@
+import { fileURLToPath } from "node:url";
+
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
@@ -5,6 +7,15 @@ import { defineConfig } from "vite";
 // and config/web.py serves dist/assets/ under /app/assets/.
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    // Only the Prism light build of react-syntax-highlighter (see src/shims/react-syntax-highlighter.ts).
+    alias: [
+      {
+        find: /^react-syntax-highlighter$/,
+        replacement: fileURLToPath(new URL("./src/shims/react-syntax-highlighter.ts", import.meta.url)),
+      },
+    ],
+  },
   base: "/app/",
   build: {
     outDir: "dist",

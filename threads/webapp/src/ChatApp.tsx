@@ -1,23 +1,19 @@
 // The signed-in app: assistant-ui's thread list (backed by /api/threads) beside the chat (AI SDK transport
-// to /api/chat). One instance per workspace: the parent remounts it when the user or organization changes.
+// to /api/chat), each thread at its own URL (/chat/{thread_id}). One instance per workspace: the parent remounts
+// it when the user or organization changes.
 
-import {
-  AssistantRuntimeProvider,
-  ComposerPrimitive,
-  MessagePrimitive,
-  ThreadListItemPrimitive,
-  ThreadListPrimitive,
-  ThreadPrimitive,
-  useAui,
-  useAuiState,
-  useRemoteThreadListRuntime,
-} from "@assistant-ui/react";
-import { AssistantChatTransport, useAISDKChat, useAISDKError, useChatRuntime } from "@assistant-ui/react-ai-sdk";
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { AssistantRuntimeProvider, useAuiState, useRemoteThreadListRuntime } from "@assistant-ui/react";
+import { AssistantChatTransport, useChatRuntime } from "@assistant-ui/react-ai-sdk";
+import { MenuIcon, XIcon } from "lucide-react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiClient, ApiError, ChatTracker, type AppSettings } from "./api";
 import { createThreadListAdapter } from "./persistence";
+import { RouteProvider, useRoute } from "./router";
 import type { Session } from "./session";
+import { Thread, loadMarkdown } from "./Thread";
+import { ThreadList } from "./ThreadList";
+import { ThemeToggle, useMediaQuery } from "./ui";
 
 function useOnline(): boolean {
   const [online, setOnline] = useState(() => navigator.onLine);
@@ -34,15 +30,25 @@ function useOnline(): boolean {
   return online;
 }
 
+// The workspace of the previous mount: a chat address from another workspace is not carried into this one.
+let lastWorkspace: string | undefined;
+
 export function ChatApp({ settings, session }: { settings: AppSettings; session: Session }) {
+  useState(() => {
+    if (lastWorkspace !== undefined && lastWorkspace !== session.workspaceKey && window.location.pathname !== "/") {
+      window.history.replaceState(null, "", "/");
+    }
+    lastWorkspace = session.workspaceKey;
+  });
   const [notice, setNotice] = useState<ApiError | null>(null);
   const online = useOnline();
+  useEffect(() => void loadMarkdown().catch(() => undefined), []);
 
   // Fixed for this mount: the parent remounts on a workspace change, and the token getter reads the latest token.
   const api = useMemo(
     () =>
       new ApiClient(settings.apiBase, session.getToken, (error) => {
-        if (error.kind === "auth") session.onSignInExpired();
+        if (error.kind === "auth" || error.kind === "config") session.onSignInExpired(error);
         // While the browser is offline the offline banner already says why requests fail.
         else if (!(error.kind === "offline" && !navigator.onLine)) setNotice(error);
       }),
@@ -52,7 +58,7 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
   const chatApi = useMemo(
     () =>
       new ApiClient(settings.apiBase, session.getToken, (error) => {
-        if (error.kind === "auth") session.onSignInExpired();
+        if (error.kind === "auth" || error.kind === "config") session.onSignInExpired(error);
       }),
     [],
   );
@@ -61,9 +67,20 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
   const adapter = useMemo(() => createThreadListAdapter(api, chats), [api, chats]);
   const runtimeHook = useCallback(
     function useThreadRuntime() {
+      // The reconnect URL names the thread's server id (the chat's own id is local until the thread is saved).
+      const remoteId = useAuiState((s) => s.threadListItem.remoteId);
+      const remoteIdRef = useRef(remoteId);
+      remoteIdRef.current = remoteId;
       // One transport per thread runtime: the transport is wired to the runtime that owns it.
       const transport = useMemo(
-        () => new AssistantChatTransport({ api: chatApi.url("/api/chat"), fetch: chatFetch }),
+        () =>
+          new AssistantChatTransport({
+            api: chatApi.url("/api/chat"),
+            fetch: chatFetch,
+            prepareReconnectToStreamRequest: ({ id }) => ({
+              api: chatApi.url(`/api/chat/${encodeURIComponent(remoteIdRef.current ?? id)}/stream`),
+            }),
+          }),
         [],
       );
       return useChatRuntime({ transport });
@@ -74,238 +91,99 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
 
   return (
     <AssistantRuntimeProvider runtime={runtime}>
-      <div className="app" data-testid="app" data-workspace={session.workspaceKey}>
-        <header className="topbar">
-          <strong className="brand">Chat</strong>
-          {session.controls}
-        </header>
-        {!online && (
-          <div className="banner banner-offline" role="alert" data-testid="offline">
-            You are offline. Messages will send again once the connection is back.
-          </div>
-        )}
-        {notice && (
-          <div className="banner" role="alert" data-testid="notice">
-            {notice.message}
-            <button type="button" onClick={() => setNotice(null)} aria-label="Dismiss">
-              Dismiss
-            </button>
-          </div>
-        )}
-        <div className="layout">
-          <aside className="sidebar">
-            <ThreadList />
-          </aside>
-          <main className="chat">
-            <Thread />
-          </main>
-        </div>
-      </div>
+      <RouteProvider runtime={runtime}>
+        <Layout session={session} api={api} chatApi={chatApi} online={online} notice={notice} onDismiss={() => setNotice(null)} />
+      </RouteProvider>
     </AssistantRuntimeProvider>
   );
 }
 
-function ThreadList() {
-  const isLoading = useAuiState((s) => s.threads.isLoading);
-  const count = useAuiState((s) => s.threads.threadIds.length);
-  const archivedCount = useAuiState((s) => s.threads.archivedThreadIds.length);
-  const loadError = useAuiState((s) => s.threads.loadError);
-  return (
-    <ThreadListPrimitive.Root className="threadlist" data-testid="thread-list" data-loading={isLoading}>
-      <ThreadListPrimitive.New className="new-thread" data-testid="new-thread">
-        + New chat
-      </ThreadListPrimitive.New>
-      {isLoading && count === 0 ? (
-        <p className="muted" data-testid="threads-loading">
-          Loading chats…
-        </p>
-      ) : null}
-      {loadError && !isLoading ? <ListLoadError error={loadError} /> : null}
-      <ThreadListPrimitive.Items>{() => <ThreadListItem />}</ThreadListPrimitive.Items>
-      <details className="archived" data-testid="archived-section">
-        <summary>Archived ({archivedCount})</summary>
-        <ThreadListPrimitive.Items archived>{() => <ArchivedThreadListItem />}</ThreadListPrimitive.Items>
-      </details>
-    </ThreadListPrimitive.Root>
-  );
-}
+function Layout({
+  session,
+  api,
+  chatApi,
+  online,
+  notice,
+  onDismiss,
+}: {
+  session: Session;
+  api: ApiClient;
+  chatApi: ApiClient;
+  online: boolean;
+  notice: ApiError | null;
+  onDismiss: () => void;
+}) {
+  const narrow = useMediaQuery("(max-width: 820px)");
+  const [drawerOpen, setDrawerOpen] = useState(false);
+  const { notFound } = useRoute();
+  const mainThreadId = useAuiState((s) => s.threads.mainThreadId);
+  // Picking a chat (or starting one) closes the drawer.
+  useEffect(() => setDrawerOpen(false), [mainThreadId, notFound]);
+  useEffect(() => {
+    if (!drawerOpen) return;
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setDrawerOpen(false);
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [drawerOpen]);
+  const sidebarHidden = narrow && !drawerOpen;
 
-function ListLoadError({ error }: { error: unknown }) {
-  const aui = useAui();
-  const text = error instanceof Error ? error.message : "Your chats could not be loaded.";
   return (
-    <div className="list-error" role="alert" data-testid="threads-error">
-      <span>{text}</span>
-      <button type="button" data-testid="threads-retry" onClick={() => void aui.threads.reload()}>
-        Retry
-      </button>
-    </div>
-  );
-}
-
-function RenameForm({ initial, onDone }: { initial: string; onDone: () => void }) {
-  const aui = useAui();
-  const [value, setValue] = useState(initial);
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const title = value.trim();
-    if (title) aui.threadListItem.rename(title);
-    onDone();
-  };
-  return (
-    <form className="rename" onSubmit={submit}>
-      <input
-        autoFocus
-        aria-label="Chat title"
-        data-testid="rename-input"
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-        onKeyDown={(e) => e.key === "Escape" && onDone()}
-      />
-      <button type="submit" data-testid="rename-save">
-        Save
-      </button>
-    </form>
-  );
-}
-
-function ThreadListItem() {
-  const title = useAuiState((s) => s.threadListItem.title);
-  const remoteId = useAuiState((s) => s.threadListItem.remoteId);
-  const [renaming, setRenaming] = useState(false);
-  return (
-    <ThreadListItemPrimitive.Root className="thread-item" data-testid="thread-item" data-thread-id={remoteId}>
-      {renaming ? (
-        <RenameForm initial={title ?? ""} onDone={() => setRenaming(false)} />
-      ) : (
-        <>
-          <ThreadListItemPrimitive.Trigger className="thread-trigger" data-testid="thread-trigger">
-            <span className="thread-title" data-testid="thread-title">
-              <ThreadListItemPrimitive.Title fallback="New chat" />
-            </span>
-          </ThreadListItemPrimitive.Trigger>
-          <div className="thread-actions">
-            <button type="button" title="Rename" data-testid="thread-rename" onClick={() => setRenaming(true)}>
-              Rename
+    <div className="app" data-testid="app" data-workspace={session.workspaceKey} data-narrow={narrow || undefined}>
+      <header className="topbar">
+        <div className="topbar-start">
+          {narrow && (
+            <button
+              type="button"
+              className="icon-btn"
+              data-testid="drawer-toggle"
+              aria-label={drawerOpen ? "Close the chat list" : "Open the chat list"}
+              aria-expanded={drawerOpen}
+              aria-controls="sidebar"
+              onClick={() => setDrawerOpen((open) => !open)}
+            >
+              {drawerOpen ? <XIcon aria-hidden size={20} /> : <MenuIcon aria-hidden size={20} />}
             </button>
-            <ThreadListItemPrimitive.Archive title="Archive" data-testid="thread-archive">
-              Archive
-            </ThreadListItemPrimitive.Archive>
-            <ThreadListItemPrimitive.Delete title="Delete" data-testid="thread-delete">
-              Delete
-            </ThreadListItemPrimitive.Delete>
+          )}
+          <strong className="brand">Chat</strong>
+        </div>
+        <div className="topbar-end">
+          <ThemeToggle />
+          {!narrow && session.controls}
+        </div>
+      </header>
+      <div className="banners" aria-live="polite">
+        {!online && (
+          <div className="banner banner-offline" role="alert" data-testid="offline">
+            <span>You are offline. Messages will send again once the connection is back.</span>
           </div>
-        </>
-      )}
-    </ThreadListItemPrimitive.Root>
-  );
-}
-
-function ArchivedThreadListItem() {
-  const remoteId = useAuiState((s) => s.threadListItem.remoteId);
-  return (
-    <ThreadListItemPrimitive.Root className="thread-item archived-item" data-testid="archived-item" data-thread-id={remoteId}>
-      <ThreadListItemPrimitive.Trigger className="thread-trigger">
-        <span className="thread-title" data-testid="thread-title">
-          <ThreadListItemPrimitive.Title fallback="New chat" />
-        </span>
-      </ThreadListItemPrimitive.Trigger>
-      <div className="thread-actions">
-        <ThreadListItemPrimitive.Unarchive title="Restore" data-testid="thread-unarchive">
-          Restore
-        </ThreadListItemPrimitive.Unarchive>
-        <ThreadListItemPrimitive.Delete title="Delete" data-testid="thread-delete">
-          Delete
-        </ThreadListItemPrimitive.Delete>
-      </div>
-    </ThreadListItemPrimitive.Root>
-  );
-}
-
-function Thread() {
-  return (
-    <ThreadPrimitive.Root className="thread" data-testid="thread">
-      <ThreadPrimitive.Viewport className="viewport" data-testid="viewport">
-        <ThreadPrimitive.Empty>
-          <div className="empty" data-testid="thread-empty">
-            <h2>How can I help?</h2>
-            <p className="muted">Your chats are saved to your current workspace.</p>
+        )}
+        {notice && (
+          <div className="banner" role="alert" data-testid="notice">
+            <span>{notice.message}</span>
+            <button type="button" className="btn" onClick={onDismiss}>
+              Dismiss
+            </button>
           </div>
-        </ThreadPrimitive.Empty>
-        <ThreadPrimitive.Messages components={{ UserMessage, AssistantMessage }} />
-        <ChatError />
-      </ThreadPrimitive.Viewport>
-      <Composer />
-    </ThreadPrimitive.Root>
-  );
-}
-
-function UserMessage() {
-  return (
-    <MessagePrimitive.Root className="message user" data-testid="message-user">
-      <div className="bubble">
-        <MessagePrimitive.Parts />
+        )}
       </div>
-    </MessagePrimitive.Root>
-  );
-}
-
-function AssistantMessage() {
-  const status = useAuiState((s) => s.message.status?.type);
-  return (
-    <MessagePrimitive.Root className="message assistant" data-testid="message-assistant" data-status={status}>
-      <div className="bubble">
-        <MessagePrimitive.Parts />
+      <div className="layout">
+        {narrow && drawerOpen && <div className="scrim" data-testid="scrim" onClick={() => setDrawerOpen(false)} />}
+        <aside
+          id="sidebar"
+          className="sidebar"
+          data-open={drawerOpen || undefined}
+          aria-label="Chats"
+          hidden={sidebarHidden}
+          data-testid="sidebar"
+        >
+          <ThreadList />
+          {/* On a narrow screen the account controls live in the drawer, so the top bar stays one line. */}
+          {narrow && <div className="sidebar-account">{session.controls}</div>}
+        </aside>
+        <main className="chat" aria-label="Conversation">
+          <Thread api={chatApi} notFound={notFound} reportError={(error) => api.report(error)} />
+        </main>
       </div>
-    </MessagePrimitive.Root>
-  );
-}
-
-/** A failed send or a stream that broke off: say what happened in words, and offer to try again. */
-function ChatError() {
-  const error = useAISDKError();
-  const chat = useAISDKChat();
-  const running = useAuiState((s) => s.thread.isRunning);
-  if (!error || running) return null;
-  let text: string;
-  if (error instanceof ApiError) {
-    text = error.message;
-  } else {
-    const detail = error.message?.trim().replace(/[.\s]+$/, "");
-    text = `The reply failed${detail ? `: ${detail}` : ""}. You can try again.`;
-  }
-  const retryable = !(error instanceof ApiError && error.kind === "auth");
-  return (
-    <div className="chat-error" role="alert" data-testid="chat-error">
-      <span>{text}</span>
-      {retryable && chat && (
-        <button type="button" data-testid="chat-retry" onClick={() => void chat.regenerate()}>
-          Retry
-        </button>
-      )}
     </div>
-  );
-}
-
-function Composer() {
-  return (
-    <ComposerPrimitive.Root className="composer">
-      <ComposerPrimitive.Input
-        className="composer-input"
-        placeholder="Write a message…"
-        data-testid="composer-input"
-        autoFocus
-      />
-      <ThreadPrimitive.If running={false}>
-        <ComposerPrimitive.Send className="send" data-testid="composer-send">
-          Send
-        </ComposerPrimitive.Send>
-      </ThreadPrimitive.If>
-      <ThreadPrimitive.If running>
-        <ComposerPrimitive.Cancel className="send" data-testid="composer-cancel">
-          Stop
-        </ComposerPrimitive.Cancel>
-      </ThreadPrimitive.If>
-    </ComposerPrimitive.Root>
   );
 }

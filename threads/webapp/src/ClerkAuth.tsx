@@ -16,14 +16,15 @@ import {
 } from "@clerk/clerk-react";
 import { useMemo, useState } from "react";
 
-import type { AppSettings } from "./api";
+import type { ApiError, AppSettings } from "./api";
+import { AuthBanner } from "./AuthBanner";
 import { ChatApp } from "./ChatApp";
 import { workspaceKeyOf, type Session } from "./session";
 
 function SignedInApp({ settings }: { settings: AppSettings }) {
   const { userId, orgId, getToken } = useAuth();
   const clerk = useClerk();
-  const [expired, setExpired] = useState(false);
+  const [authProblem, setAuthProblem] = useState<ApiError | null>(null);
 
   const session = useMemo<Session | null>(() => {
     if (!userId) return null;
@@ -32,7 +33,7 @@ function SignedInApp({ settings }: { settings: AppSettings }) {
       orgId: orgId ?? null,
       workspaceKey: workspaceKeyOf(userId, orgId ?? null),
       getToken: () => getToken(),
-      onSignInExpired: () => setExpired(true),
+      onSignInExpired: (error) => setAuthProblem(error),
       controls: (
         <div className="identity">
           <OrganizationSwitcher hidePersonal={false} />
@@ -44,17 +45,15 @@ function SignedInApp({ settings }: { settings: AppSettings }) {
 
   if (!session) return <p className="loading">Loading your session…</p>;
   return (
-    <>
-      {expired && (
-        <div className="banner banner-auth" role="alert" data-testid="auth-expired">
-          Your sign-in has expired. Sign in again to continue.
-          <button type="button" onClick={() => void clerk.signOut()}>
-            Sign in again
-          </button>
-        </div>
+    <div className="shell">
+      {authProblem && (
+        <AuthBanner
+          problem={authProblem}
+          onRetry={() => (authProblem.kind === "config" ? setAuthProblem(null) : void clerk.signOut())}
+        />
       )}
       <ChatApp key={session.workspaceKey} settings={settings} session={session} />
-    </>
+    </div>
   );
 }
 

@@ -4,6 +4,7 @@
 import { useCallback, useMemo, useRef, useState, type FormEvent } from "react";
 
 import { ApiError, errorFromResponse, offlineError, type AppSettings } from "./api";
+import { AuthBanner } from "./AuthBanner";
 import { ChatApp } from "./ChatApp";
 import { workspaceKeyOf, type Session } from "./session";
 
@@ -124,7 +125,7 @@ function OrgSwitcher({ current, onSwitch }: { current: string | null; onSwitch: 
 
 export function DevRoot({ settings }: { settings: AppSettings }) {
   const [session, setSession] = useState<DevSession | null>(loadStored);
-  const [expired, setExpired] = useState(false);
+  const [authProblem, setAuthProblem] = useState<ApiError | null>(null);
   const [switchError, setSwitchError] = useState<string | null>(null);
   // Bumped by "Sign in again": the app remounts and reloads what the expired token could not load.
   const [epoch, setEpoch] = useState(0);
@@ -134,7 +135,7 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
     tokenRef.current = next?.token ?? null;
     if (next) localStorage.setItem(STORAGE_KEY, JSON.stringify(next));
     else localStorage.removeItem(STORAGE_KEY);
-    setExpired(false);
+    setAuthProblem(null);
     setSwitchError(null);
     setSession(next);
   }, []);
@@ -158,7 +159,7 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
       orgId: session.org,
       workspaceKey: workspaceKeyOf(session.user, session.org),
       getToken: async () => tokenRef.current,
-      onSignInExpired: () => setExpired(true),
+      onSignInExpired: (error) => setAuthProblem(error),
       controls: (
         <div className="identity">
           <span data-testid="whoami">
@@ -176,19 +177,8 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
 
   if (!session || !chatSession) return <SignInForm settings={settings} onSignedIn={adopt} />;
   return (
-    <>
-      {expired && (
-        <div className="banner banner-auth" role="alert" data-testid="auth-expired">
-          Your sign-in has expired. Sign in again to continue.
-          <button
-            type="button"
-            onClick={() => void switchOrg(session.org).then(() => setEpoch((n) => n + 1))}
-            data-testid="sign-in-again"
-          >
-            Sign in again
-          </button>
-        </div>
-      )}
+    <div className="shell">
+      {authProblem && <AuthBanner problem={authProblem} onRetry={() => void switchOrg(session.org).then(() => setEpoch((n) => n + 1))} />}
       {switchError && (
         <div className="banner" role="alert">
           {switchError}
@@ -196,6 +186,6 @@ export function DevRoot({ settings }: { settings: AppSettings }) {
       )}
       {/* Keyed on the workspace: another user or organization gets a fresh runtime and list, never the old one. */}
       <ChatApp key={`${chatSession.workspaceKey}#${epoch}`} settings={settings} session={chatSession} />
-    </>
+    </div>
   );
 }

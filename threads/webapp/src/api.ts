@@ -8,7 +8,7 @@ export type AppSettings = {
   devSessionUrl: string;
 };
 
-export type ErrorKind = "auth" | "rate-limit" | "offline" | "not-found" | "server" | "request";
+export type ErrorKind = "auth" | "config" | "rate-limit" | "offline" | "not-found" | "server" | "request";
 
 export class ApiError extends Error {
   readonly kind: ErrorKind;
@@ -38,13 +38,39 @@ async function bodyOf(response: Response): Promise<{ error?: string; message?: s
   }
 }
 
+/**
+ * A refusal that signing in again cannot fix: the server is configured not to accept this page's tokens.
+ * Names the setting to change, so whoever runs the server knows what to do.
+ */
+export function configurationProblem(code: string): string | null {
+  const origin = typeof window !== "undefined" ? window.location.origin : "this site";
+  if (code === "token-invalid-authorized-parties") {
+    return (
+      `The server refused the sign-in because this site (${origin}) is not in its CLERK_AUTHORIZED_PARTIES ` +
+      "setting. Whoever runs the server should add this origin to CLERK_AUTHORIZED_PARTIES; signing in again will not help."
+    );
+  }
+  if (code === "origin-not-allowed") {
+    return (
+      `The server refused a request from this site (${origin}): the origin is not among its CLERK_AUTHORIZED_PARTIES. ` +
+      "Whoever runs the server should add this origin to CLERK_AUTHORIZED_PARTIES."
+    );
+  }
+  if (code === "token-invalid-issuer") {
+    return "The server refused the sign-in: the token's issuer does not match its CLERK_ISSUER / CLERK_PUBLISHABLE_KEY setting.";
+  }
+  return null;
+}
+
 /** The readable error for a non-2xx response (the service answers `{error, message}`). */
 export async function errorFromResponse(response: Response): Promise<ApiError> {
   const body = await bodyOf(response);
   const code = body.error ?? `http_${response.status}`;
   const detail = body.message ?? response.statusText;
   const status = response.status;
-  if (status === 401) {
+  if (status === 401 || (status === 403 && code === "origin-not-allowed")) {
+    const config = configurationProblem(code);
+    if (config) return new ApiError("config", config, { status, code });
     const expired = code.includes("expired");
     return new ApiError(
       "auth",
@@ -89,6 +115,11 @@ export class ApiClient {
     private readonly onError: ErrorListener = () => {},
   ) {}
 
+  /** Shows an error the way a failed call would (for failures found outside `fetch`). */
+  report(error: ApiError): void {
+    this.onError(error);
+  }
+
   url(path: string): string {
     return `${this.base.replace(/\/$/, "")}${path}`;
   }
@@ -111,7 +142,7 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = await errorFromResponse(response);
-      if (!quiet || error.kind === "auth") this.onError(error);
+      if (!quiet || error.kind === "auth" || error.kind === "config") this.onError(error);
       throw error;
     }
     return response;

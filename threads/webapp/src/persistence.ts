@@ -3,11 +3,11 @@
 // so the history adapter loads them and re-saves only through the idempotent message append.
 
 import { useAui } from "@assistant-ui/react";
-import type { RemoteThreadListAdapter, ThreadHistoryAdapter } from "@assistant-ui/react";
+import type { FeedbackAdapter, RemoteThreadListAdapter, ThreadHistoryAdapter } from "@assistant-ui/react";
 import { createAssistantStream } from "assistant-stream";
 import { useMemo } from "react";
 
-import { ApiError, type ApiClient, type ChatTracker, type MessageRow, type ThreadRow } from "./api";
+import { ApiError, errorFromResponse, type ApiClient, type ChatTracker, type MessageRow, type ThreadRow } from "./api";
 
 const PAGE_SIZE = 50;
 
@@ -65,8 +65,9 @@ export function createThreadListAdapter(api: ApiClient, chats: ChatTracker): Rem
 
   return {
     list: (params) => listPage(api, params?.after),
+    // Quiet: an unknown or foreign id (404) is shown as "not found" by the router, not as a banner.
     fetch: async (threadId) =>
-      toMetadata(await api.json<ThreadRow>("GET", `/api/threads/${encodeURIComponent(threadId)}`)),
+      toMetadata(await api.json<ThreadRow>("GET", `/api/threads/${encodeURIComponent(threadId)}`, undefined, { quiet: true })),
     initialize: async () => {
       // Runs when the first message is sent; a failure is shown in the chat (with its retry), not twice.
       const row = await api.json<ThreadRow>("POST", "/api/threads", {}, { quiet: true });
@@ -105,7 +106,62 @@ export function createThreadListAdapter(api: ApiClient, chats: ChatTracker): Rem
     },
     unstable_useAdapters: function useThreadAdapters() {
       const aui = useAui();
-      return useMemo(() => ({ history: createHistoryAdapter(api, () => aui.threadListItem) }), [aui]);
+      return useMemo(
+        () => ({
+          history: createHistoryAdapter(api, () => aui.threadListItem),
+          feedback: createFeedbackAdapter(api, () => aui.threadListItem),
+        }),
+        [aui],
+      );
+    },
+  };
+}
+
+/**
+ * Replies the server was still generating when their thread was loaded (saved `in_progress`): thread remote id ->
+ * assistant message id. The thread view resumes them from `GET /api/chat/{id}/stream`.
+ */
+export const inProgressReplies = new Map<string, string>();
+
+/**
+ * Thumbs up/down, saved through the Assistant Cloud compatible API: `POST /v1/threads/{id}/messages/{mid}/feedback`
+ * with a short-lived workspace token from `POST /api/assistant-ui-token` (there is no /api endpoint for feedback).
+ */
+export function createFeedbackAdapter(
+  api: ApiClient,
+  item: () => ThreadListItemHandle,
+  onSaved: (messageId: string, type: string) => void = () => {},
+): FeedbackAdapter {
+  let cached: { token: string; expiresAt: number } | null = null;
+  const workspaceToken = async () => {
+    if (cached && cached.expiresAt - 30_000 > Date.now()) return cached.token;
+    const response = await api.fetch(api.url("/api/assistant-ui-token"), { method: "POST" });
+    const token = (await response.text()).trim();
+    let expiresAt = Date.now() + 60_000;
+    try {
+      const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: number };
+      if (typeof claims.exp === "number") expiresAt = claims.exp * 1000;
+    } catch {
+      /* an opaque token: keep it a minute */
+    }
+    cached = { token, expiresAt };
+    return token;
+  };
+  return {
+    submit: ({ message, type }) => {
+      const remoteId = item().getState().remoteId;
+      if (!remoteId) return;
+      void (async () => {
+        const token = await workspaceToken();
+        const path = `/v1/threads/${encodeURIComponent(remoteId)}/messages/${encodeURIComponent(message.id)}/feedback`;
+        const response = await fetch(api.url(path), {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ type }),
+        });
+        if (!response.ok) throw await errorFromResponse(response);
+        onSaved(message.id, type);
+      })().catch((err) => api.report(err instanceof ApiError ? err : new ApiError("request", "Your feedback could not be saved.")));
     },
   };
 }
@@ -163,6 +219,9 @@ export function createHistoryAdapter(api: ApiClient, item: () => ThreadListItemH
             (best, row) => (!best || row.created_at >= best.created_at ? row : best),
             undefined,
           );
+          if (latest?.status === "in_progress" && (latest.content as { role?: string }).role === "assistant") {
+            inProgressReplies.set(remoteId, latest.id);
+          } else inProgressReplies.delete(remoteId);
           return {
             headId: latest?.id ?? null,
             messages: messages.map((row) =>
