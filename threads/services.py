@@ -133,6 +133,11 @@ def thread_update(*, thread: Thread, **changes: Any) -> Thread:
     return thread
 
 
+def thread_discard_if_empty(*, workspace: Workspace, thread_id: str) -> None:
+    """Delete the workspace's thread if it has no message (a first chat turn that was refused)."""
+    Thread.objects.for_workspace(workspace).filter(id=thread_id, messages__isnull=True).delete()
+
+
 def thread_delete(*, thread: Thread) -> None:
     """Deletes the thread and, by cascade, all its messages."""
     thread.delete()

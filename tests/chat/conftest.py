@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.support.openai_server import OpenAIServer
 
@@ -82,3 +83,19 @@ def sse_chunks(text: str) -> list[Any]:
 def finish_chunk(reason: str, model: str = "test-model") -> dict[str, Any]:
     """The `finish` chunk of a reply: its reason, and the messageMetadata the reply is saved with."""
     return {"type": "finish", "finishReason": reason, "messageMetadata": {"model": model, "finishReason": reason}}
+
+
+@pytest.fixture
+def resumable(settings: Any, chat_on: Any) -> Any:
+    """Resumable mode (server-owned generations) on the chat tests' own Redis database, flushed first."""
+    url = chat_redis_url(14)
+    redis.Redis.from_url(url).flushdb()
+    settings.CHAT = {
+        **settings.CHAT,
+        "RESUMABLE": True,
+        "REDIS_URL": url,
+        "LEASE_SECONDS": 2,
+        "KEEPALIVE_SECONDS": 0.3,
+        "LOG_TTL_SECONDS": 60,
+    }
+    return chat_on

@@ -38,20 +38,6 @@ SLOW = Reply(deltas=[f" w{i}" for i in range(40)], delay=0.05)
 FULL_SLOW_TEXT = "".join(f" w{i}" for i in range(40))
 
 
-@pytest.fixture
-def resumable(settings: Any, chat_on: Any) -> Any:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings.CHAT = {
-        **settings.CHAT,
-        "RESUMABLE": True,
-        "REDIS_URL": REDIS_URL,
-        "LEASE_SECONDS": 2,
-        "KEEPALIVE_SECONDS": 0.3,
-        "LOG_TTL_SECONDS": 60,
-    }
-    return chat_on
-
-
 def _auth(make_token: Any, user: str = "user_chat", org: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(user, org)}"}
 

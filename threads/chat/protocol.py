@@ -18,6 +18,9 @@ HEADERS = {
     "X-Accel-Buffering": "no",
 }
 
+# assistant-stream's RESUMABLE_STREAM_ID_HEADER: names the stream a client can resume (here: the thread's id).
+RESUMABLE_STREAM_ID_HEADER = "x-resumable-stream-id"
+
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"
 

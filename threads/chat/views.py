@@ -25,7 +25,7 @@ from threads.chat.limits import (
     acquire_slot,
     check_rate,
 )
-from threads.chat.protocol import HEADERS
+from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
 from threads.models import Message
@@ -97,7 +97,9 @@ async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease
     workspace = principal.workspace
     thread = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
     await resumable.reap_orphans(thread.id, workspace)
-    generation_id = Message.new_id()
+    # A tool continuation streams into the assistant message it names; anything else into a new one.
+    last = chat_request.messages[-1]
+    generation_id = last["id"] if last["role"] == "assistant" else Message.new_id()
     if not await resumable.claim_thread(thread.id, generation_id):
         return json_error(
             "generation_in_progress",
@@ -111,9 +113,14 @@ async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease
         )
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)
+        # A refused first turn leaves no empty thread behind.
+        await run_db(services.thread_discard_if_empty, workspace=workspace, thread_id=thread.id)
         raise
     resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot.transfer()))
-    return _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
+    response = _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
+    # assistant-ui's `resumable` option stores this id and resumes with resumeApi(id): /api/chat/{id}/stream.
+    response[RESUMABLE_STREAM_ID_HEADER] = thread.id
+    return response
 
 
 async def _holding(slot: OwnedSlot, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
