@@ -29,6 +29,7 @@ from config.metrics import counts_jwks_fetch
 logger = logging.getLogger(__name__)
 
 KID_MISMATCH = "jwk-kid-mismatch"
+LOCAL_RECHECK_SECONDS = 5.0
 REMOTE_FAILED = "jwk-remote-failed-to-load"
 FAILED_TO_RESOLVE = "jwk-failed-to-resolve"
 
@@ -111,8 +112,26 @@ class RemoteJwksSource:
         self.cache_key = f"chatauth:jwks:{digest}"
         self.gate_key = f"chatauth:jwks-refresh:{digest}"
         self.backoff_key = f"chatauth:jwks-backoff:{digest}"
+        # The parsed keys of the shared entry, held for a few seconds so a verification needs neither a cache
+        # round trip nor a parse; the shared cache stays where workers agree on the key set (an unknown kid
+        # always goes back to it, and every worker re-reads it within LOCAL_RECHECK_SECONDS).
+        self._local: tuple[float, dict[str, Any]] | None = None
+
+    def _shared_entry(self) -> dict[str, Any] | None:
+        now = time.monotonic()
+        if self._local is not None and now - self._local[0] < LOCAL_RECHECK_SECONDS:
+            return self._local[1]
+        entry = cache.get(self.cache_key)
+        self._local = (now, entry) if entry is not None else None
+        return entry
 
     def key_for(self, kid: str | None) -> RSAPublicKey:
+        entry = self._shared_entry()
+        if entry is not None and kid is not None and time.time() - entry["fetched_at"] < self.ttl:
+            keys = _parsed(entry["raw"])
+            if kid in keys:
+                return keys[kid]
+        self._local = None  # stale, or a kid we do not hold: ask the shared cache (and maybe the issuer)
         entry = cache.get(self.cache_key)
         if entry is None or time.time() - entry["fetched_at"] >= self.ttl:
             entry = self._refresh(entry)
