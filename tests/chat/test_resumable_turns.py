@@ -14,6 +14,7 @@ from tests.chat.conftest import chat_body, sse_chunks, user_message
 from tests.chat.test_resumable import REDIS_URL, _auth
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
+from threads import services
 from threads.models import Message, Thread
 
 pytestmark = [
@@ -45,6 +46,8 @@ def test_the_post_response_names_the_resumable_stream_for_assistant_ui(resumable
 
 def test_a_tool_result_continues_the_same_message_in_resumable_mode(resumable, live_server_url, make_token):
     headers = _auth(make_token)
+    # Titled already: no title call races the continuation for the scripted replies.
+    services.thread_create(workspace=Workspace("user_chat"), thread_id="thread_rtool", title="Tools")
     resumable.script(Reply(deltas=[], tool_calls=[("call_9", "lookup", ['{"q": "x"}'])], finish_reason="tool_calls"))
     first = sse_chunks(_post(live_server_url, headers, chat_body("thread_rtool", user_message("go", "u1"))).text)
     reply = first[0]["messageId"]

@@ -60,8 +60,17 @@ def test_sending_only_the_last_message_is_enough_for_a_stored_thread(chat_on, po
     post_chat(chat_body("thread_last", user_message("2+2?", "u1")))
     chat_on.script(Reply(deltas=["Six."]))
     # prepareSendMessagesRequest: the client sends only the new message; the server holds the history.
-    post_chat(chat_body("thread_last", user_message("And 3+3?", "u2")))
+    post_chat({"id": "thread_last", "message": user_message("And 3+3?", "u2"), "trigger": "submit-message"})
     assert _texts(chat_on.chat_requests[-1])[1:] == [("user", "2+2?"), ("assistant", "Four."), ("user", "And 3+3?")]
+
+
+def test_a_messages_list_naming_no_stored_message_starts_a_new_root_branch(chat_on, post_chat):
+    """assistant-ui edits the first message under a new id and sends just it: a sibling root, not a follow-up."""
+    post_chat(chat_body("thread_root_edit", user_message("First try", "u1")))
+    post_chat(chat_body("thread_root_edit", user_message("Second try", "u1b")))
+    stored = _stored("thread_root_edit")
+    assert stored["u1"].parent_id is None and stored["u1b"].parent_id is None
+    assert _texts(chat_on.chat_requests[-1])[1:] == [("user", "Second try")]
 
 
 def test_a_new_thread_brings_its_history_with_user_and_assistant_turns_only(chat_on, post_chat):

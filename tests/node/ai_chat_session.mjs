@@ -3,7 +3,7 @@
 // regenerate, and a frontend tool answered with addToolOutput + sendAutomaticallyWhen.
 // argv: <api url> <bearer token> <chat id> <json actions> [only-last]
 //   actions: [{"send": text} | {"edit": index, "text": text} | {"regenerate": true} | {"toolOutput": output}]
-//   only-last: send only the last message (prepareSendMessagesRequest), the setup the README recommends.
+//   only-last: send only the last message as `message` (prepareSendMessagesRequest), as the README recommends.
 // stdout: {"messages": <the client's final UIMessage[]>, "errors": [...]}
 import { AbstractChat, DefaultChatTransport, lastAssistantMessageIsCompleteWithToolCalls } from "ai";
 
@@ -43,7 +43,7 @@ const transport = new DefaultChatTransport({
   headers: { Authorization: `Bearer ${token}` },
   ...(onlyLast === "only-last" && {
     prepareSendMessagesRequest: ({ id, messages, trigger, messageId }) => ({
-      body: { id, messages: messages.slice(-1), trigger, messageId },
+      body: { id, message: messages.at(-1), trigger, messageId },
     }),
   }),
 });

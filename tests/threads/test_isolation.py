@@ -297,7 +297,14 @@ class Run:
 @pytest.fixture
 def offline_chat(settings: Any) -> None:
     """Titles from the offline heuristic (no model call); generations not resumable (stream answers 204)."""
-    settings.CHAT = {**getattr(settings, "CHAT", {}), "DEV_MODEL": True, "OPENAI_API_KEY": "", "RESUMABLE": False}
+    # Budgets out of the way: hypothesis runs hundreds of title requests in one test (limits are tested elsewhere).
+    settings.CHAT = {
+        **getattr(settings, "CHAT", {}),
+        "DEV_MODEL": True,
+        "OPENAI_API_KEY": "",
+        "RESUMABLE": False,
+        "TITLE_RATE_LIMIT_REQUESTS": 10**6,
+    }
 
 
 @settings(

@@ -185,6 +185,7 @@ def test_regenerate_makes_a_second_reply_to_switch_between(page, app_url, upstre
 
 
 def test_feedback_is_saved_through_the_cloud_api(page, app_url):
+    from chatauth.caller import Workspace
     from threads.models import MessageFeedback
 
     sign_in(page, app_url, "user_fay")
@@ -196,7 +197,8 @@ def test_feedback_is_saved_through_the_cloud_api(page, app_url):
     assert saved.value.status == 200, saved.value.text()
     assert reply.get_by_test_id("feedback-up").get_attribute("data-submitted") == "true"
     message_id = saved.value.url.split("/messages/")[1].split("/")[0]
-    rows = list(MessageFeedback.objects.filter(message__message_id=message_id).values_list("type", flat=True))
+    scoped = MessageFeedback.objects.for_workspace(Workspace("user_fay"))
+    rows = list(scoped.filter(message__message_id=message_id).values_list("type", flat=True))
     assert rows == ["positive"]
 
 

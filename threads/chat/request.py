@@ -44,6 +44,7 @@ class ChatRequest:
     messages: list[dict[str, Any]]
     trigger: str = "submit-message"
     message_id: str | None = None
+    only_last: bool = False  # the body carried one `message`: it continues the thread's head
     system: str | None = None
     tools: tuple[FrontendTool, ...] = ()
     call_settings: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +131,9 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
     _require(storable_json(body), "strings must not contain NUL characters or unpaired surrogates")
     thread_id = body.get("id")
     _require(isinstance(thread_id, str) and ID_RE.match(thread_id) is not None, "id (the chat/thread id) is required")
-    messages = body.get("messages")
+    # The AI SDK persistence guide's client sends only its last message, as `message`: the server holds the rest.
+    only_last = "message" in body and "messages" not in body
+    messages = [body["message"]] if only_last else body.get("messages")
     _require(isinstance(messages, list) and len(messages) > 0, "messages must be a non-empty list")
     _require(len(messages) <= chat_settings.MAX_MESSAGES, f"messages: at most {chat_settings.MAX_MESSAGES}")
     validated = [_validate_message(i, m) for i, m in enumerate(messages)]
@@ -147,6 +150,7 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
     request = ChatRequest(
         thread_id=thread_id,
         messages=validated,
+        only_last=only_last,
         trigger=trigger,
         message_id=message_id,
         system=system or None,

@@ -90,7 +90,12 @@ def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, a
 def _append_turn(
     *, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None
 ) -> Turn:
-    plan = plan_turn(thread=thread, messages=request.messages, assistant_id=assistant_id or Message.new_id())
+    plan = plan_turn(
+        thread=thread,
+        messages=request.messages,
+        assistant_id=assistant_id or Message.new_id(),
+        continue_head=request.only_last,
+    )
     return Turn(
         thread_id=thread.id,
         workspace=workspace,

@@ -5,8 +5,8 @@ its last message). Only the last message is new information; everything before i
 what this service already stored, and a client can forge it. So:
 
 - **new message**: the last message is a user message the thread does not have: stored under the message
-  before it in the request when that is stored, else under the thread's head (a client that sends only its
-  last message), and answered by a new assistant message;
+  before it in the request when that is stored, else under the thread's head when the client sent only its last
+  message (`message` instead of `messages`, as the AI SDK persistence guide does), else as a new root;
 - **regenerate**: the same user message again: a new assistant sibling under it;
 - **edit** (`ai` keeps the message id on edit): a stored user message with new content. The original is
   kept, under a fresh server id, with its replies; the edited message takes the client's id as a sibling
@@ -133,7 +133,9 @@ def _edit(thread: Thread, stored: Message, sent: dict[str, Any]) -> Message:
     return edited
 
 
-def plan_turn(*, thread: Thread, messages: list[dict[str, Any]], assistant_id: str) -> TurnPlan:
+def plan_turn(
+    *, thread: Thread, messages: list[dict[str, Any]], assistant_id: str, continue_head: bool = False
+) -> TurnPlan:
     """Store what the request adds (inside the caller's transaction) and say what streams next."""
     last = messages[-1]
     stored = _known(thread, last["id"])
@@ -148,8 +150,9 @@ def plan_turn(*, thread: Thread, messages: list[dict[str, Any]], assistant_id: s
     if stored is None:
         known = {m.message_id: m for m in thread.messages.filter(message_id__in=[m["id"] for m in messages[:-1]])}
         parent = next((known[m["id"]] for m in reversed(messages[:-1]) if m["id"] in known), None)
-        if parent is None and not is_new_thread:
-            # Only the new message was sent (prepareSendMessagesRequest): it continues the thread's head.
+        if parent is None and continue_head and not is_new_thread:
+            # Only the new message was sent (`message`, as the AI SDK persistence guide does): it continues the
+            # thread's head. A `messages` list that names no stored message starts a new root (an edit of the first).
             parent = services.message_head(thread=thread)
         user, _ = services.message_append(
             thread=thread,
