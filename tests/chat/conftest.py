@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,18 +10,11 @@ from tests.support.openai_server import OpenAIServer
 
 
 @pytest.fixture
-def upstream() -> Iterator[OpenAIServer]:
-    server = OpenAIServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def chat_on(settings: Any, upstream: OpenAIServer, dev_issuer_on: None) -> OpenAIServer:
+def chat_on(settings: Any, openai_server: OpenAIServer, dev_issuer_on: None) -> OpenAIServer:
     """The chat endpoint pointed at the loopback upstream, with generous limits unless a test tightens them."""
     settings.CHAT = {
         "OPENAI_API_KEY": "sk-test-server-side",
-        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_BASE_URL": openai_server.base_url,
         "MODEL": "test-model",
         "DEV_MODEL": False,
         "READ_TIMEOUT_SECONDS": 5.0,
@@ -29,7 +22,7 @@ def chat_on(settings: Any, upstream: OpenAIServer, dev_issuer_on: None) -> OpenA
         "RATE_LIMIT_REQUESTS": 1000,
         "MAX_CONCURRENT_STREAMS": 10,
     }
-    return upstream
+    return openai_server
 
 
 def user_message(text: str = "Hi there", message_id: str = "msg_user_1") -> dict[str, Any]:
