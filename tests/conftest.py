@@ -20,12 +20,12 @@ from tests.support.openai_server import OpenAIServer
 
 ISSUER = "https://clerk.example.test"
 
-# Property tests: CI (CI set to anything but false/0/no) runs the same examples every time (derandomized, no example
-# database, failures printed as a reproduction blob); locally they explore (random examples, failures remembered in
-# .hypothesis/). HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Loaded here, before any test module is imported,
-# because a test's @settings takes its unset values from the profile loaded when it is decorated.
-hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-hypothesis_settings.register_profile("dev")
+# Property tests: CI (CI set to anything but false/0/no) runs the same examples every time (derandomized: the seed
+# is fixed by each test's own name; no example database; failures printed with a reproduction blob); locally they
+# explore (random examples). HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Loaded here, before any test module is
+# imported, because a test's @settings takes its unset values from the profile loaded when it is decorated.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+hypothesis_settings.register_profile("dev", derandomize=False)
 _in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))
 
