@@ -22,6 +22,7 @@ from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
 from tests.support.workers import database_url_of, worker_env, worker_pair
 from threads import services
+from threads.chat.resumable import log_key
 from threads.models import Message
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
@@ -124,7 +125,7 @@ def test_the_log_expires_even_while_the_generation_runs(resumable, live_server_u
     resumable.script(SLOW)
     _post_and_leave(live_server_url, _auth(make_token), chat_body("thread_ttl"), deltas=1)
     generation_id = _assistant("thread_ttl").message_id
-    ttl = redis.Redis.from_url(REDIS_URL).ttl(f"chat:log:{generation_id}")
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(log_key(generation_id))
     assert 0 < ttl <= 300 + 60
     assert _wait_for_status("thread_ttl").status == "complete"
 
