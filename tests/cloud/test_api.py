@@ -43,11 +43,6 @@ def read_stream(response: Any) -> str:
 
 
 @pytest.fixture
-def alice_ws(ws_client: Any) -> APIClient:
-    return ws_client("user_alice", "org_1")
-
-
-@pytest.fixture
 def thread_id(alice_ws: APIClient) -> str:
     body = {"last_message_at": "2026-01-02T03:04:05.678Z"}
     return alice_ws.post("/v1/threads", body, format="json").json()["thread_id"]

@@ -53,10 +53,10 @@ def api_for(client_for: Callable[..., APIClient]) -> Callable[..., Api]:
 
 
 @pytest.fixture
-def alice_api(api_for: Callable[..., Api]) -> Api:
+def alice(api_for: Callable[..., Api]) -> Api:
     return api_for("user_alice")
 
 
 @pytest.fixture
-def bob_api(api_for: Callable[..., Api]) -> Api:
+def bob(api_for: Callable[..., Api]) -> Api:
     return api_for("user_bob")
