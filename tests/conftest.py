@@ -1,27 +1,52 @@
-"""Fixtures shared by the whole suite: keys, a loopback JWKS, the dev issuer, signed-in clients."""
+"""Fixtures shared by the whole suite: keys, a loopback JWKS, the dev issuer, signed-in clients, the loopback
+OpenAI-compatible server; the Hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
+from tests.support import isolation
 from tests.support.jwks_server import JwksServer
 from tests.support.keys import KeyPair
 from tests.support.live_server import LiveAsgiServer
+from tests.support.openai_server import OpenAIServer
 
 ISSUER = "https://clerk.example.test"
+
+# Property tests: CI (CI set to anything but false/0/no) runs the same examples every time (derandomized: the seed
+# is fixed by each test's own name; no example database; failures printed with a reproduction blob); locally they
+# explore (random examples). HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Loaded here, before any test module is
+# imported, because a test's @settings takes its unset values from the profile loaded when it is decorated.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+hypothesis_settings.register_profile("dev", derandomize=False)
+_in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return [
+        f"test run {isolation.RUN_ID}: database {db['ENGINE'].rsplit('.', 1)[-1]} {db['TEST']['NAME']}, "
+        f"redis {isolation.REDIS_URL} (cache prefix {isolation.CACHE_KEY_PREFIX}), "
+        f"hypothesis profile {hypothesis_settings._current_profile}"
+    ]
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    cache.clear()
+    """This run's cache keys only: on Redis, `cache.clear()` would empty a database other runs may use."""
+    isolation.clear_cache()
     yield
-    cache.clear()
+    isolation.clear_cache()
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +57,14 @@ def signing_key() -> KeyPair:
 @pytest.fixture(scope="session")
 def other_key() -> KeyPair:
     return KeyPair(kid="ins_key_2")
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A scripted OpenAI-compatible server on loopback (nothing pointed at it yet; see `chat_on`)."""
+    server = OpenAIServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,35 +1,22 @@
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from tests.support.isolation import REDIS_URL
 from tests.support.openai_server import OpenAIServer
 
 
-def chat_redis_url(default_db: int) -> str:
-    """The Redis database of the chat tests: TEST_REDIS_URL when set (concurrent runs each use their own), else
-    the suite's usual database; the resumable tests flush it."""
-    return os.environ.get("TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{default_db}"
-
-
 @pytest.fixture
-def upstream() -> Iterator[OpenAIServer]:
-    server = OpenAIServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def chat_on(settings: Any, upstream: OpenAIServer, dev_issuer_on: None) -> OpenAIServer:
+def chat_on(settings: Any, openai_server: OpenAIServer, dev_issuer_on: None) -> OpenAIServer:
     """The chat endpoint pointed at the loopback upstream, with generous limits unless a test tightens them."""
     settings.CHAT = {
         "OPENAI_API_KEY": "sk-test-server-side",
-        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_BASE_URL": openai_server.base_url,
         "MODEL": "test-model",
         "DEV_MODEL": False,
         "READ_TIMEOUT_SECONDS": 5.0,
@@ -37,7 +24,7 @@ def chat_on(settings: Any, upstream: OpenAIServer, dev_issuer_on: None) -> OpenA
         "RATE_LIMIT_REQUESTS": 1000,
         "MAX_CONCURRENT_STREAMS": 10,
     }
-    return upstream
+    return openai_server
 
 
 def user_message(text: str = "Hi there", message_id: str = "msg_user_1") -> dict[str, Any]:
@@ -87,8 +74,8 @@ def finish_chunk(reason: str, model: str = "test-model") -> dict[str, Any]:
 
 @pytest.fixture
 def resumable(settings: Any, chat_on: Any) -> Any:
-    """Resumable mode (server-owned generations) on the chat tests' own Redis database, flushed first."""
-    url = chat_redis_url(14)
+    """Resumable mode (server-owned generations) on the run's own Redis database (tests/support/isolation.py)."""
+    url = REDIS_URL
     redis.Redis.from_url(url).flushdb()
     settings.CHAT = {
         **settings.CHAT,

@@ -13,25 +13,26 @@ import pytest
 import redis
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, chat_redis_url
+from tests.chat.conftest import chat_body
+from tests.support.isolation import REDIS_URL, RUN_ID
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
 from threads import services
 from threads.chat.limits import GENERATIONS, READERS, LimitExceeded, OwnedSlot, acquire_slot, check_rate
 
-REDIS_URL = chat_redis_url(13)
+PREFIX = f"test-limits-{RUN_ID}"  # this run's; each test adds its own part
 
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not redis_up(REDIS_URL), reason="needs Redis at 127.0.0.1:6379"),
+    pytest.mark.skipif(not redis_up(REDIS_URL), reason=f"needs Redis ({REDIS_URL})"),
 ]
 
 
 @pytest.fixture
 def shared_cache(settings: Any) -> Iterator[redis.Redis]:
     """Django's cache on Redis under a prefix of its own; yields a separate client, as another worker would hold."""
-    prefix = f"test-limits-{secrets.token_hex(4)}"
+    prefix = f"{PREFIX}-{secrets.token_hex(4)}"
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -46,7 +47,7 @@ def shared_cache(settings: Any) -> Iterator[redis.Redis]:
 
 
 def _keys(other: redis.Redis, fragment: str) -> list[bytes]:
-    return [k for k in other.scan_iter(f"test-limits-*:{fragment}*")]
+    return [k for k in other.scan_iter(f"{PREFIX}-*:{fragment}*")]
 
 
 def test_the_request_count_is_kept_in_redis_with_an_expiry(settings, shared_cache):

@@ -16,20 +16,21 @@ import redis
 from django.db import connection
 
 from chatauth.caller import Workspace
-from tests.chat.conftest import chat_body, chat_redis_url, finish_chunk, sse_chunks, user_message
+from tests.chat.conftest import chat_body, finish_chunk, sse_chunks, user_message
+from tests.support.isolation import REDIS_URL
 from tests.support.openai_server import Reply
 from tests.support.redis_server import redis_up
-from tests.support.workers import Worker, database_url_of, worker_env
+from tests.support.workers import database_url_of, worker_env, worker_pair
 from threads import services
+from threads.chat.resumable import log_key
 from threads.models import Message
 
-REDIS_URL = chat_redis_url(14)
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not redis_up(REDIS_URL), reason="resumable mode needs Redis at 127.0.0.1:6379"),
+    pytest.mark.skipif(not redis_up(REDIS_URL), reason=f"resumable mode needs Redis ({REDIS_URL})"),
 ]
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="worker processes share a database: PostgreSQL only"
@@ -110,7 +111,7 @@ def test_the_log_expires_even_while_the_generation_runs(resumable, live_server_u
     resumable.script(SLOW)
     _post_and_leave(live_server_url, _auth(make_token), chat_body("thread_ttl"), deltas=1)
     generation_id = _assistant("thread_ttl").message_id
-    ttl = redis.Redis.from_url(REDIS_URL).ttl(f"chat:log:{generation_id}")
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(log_key(generation_id))
     assert 0 < ttl <= 300 + 60
     assert _wait_for_status("thread_ttl").status == "complete"
 
@@ -258,8 +259,8 @@ def test_ai_sdk_reconnect_assembles_the_same_message_as_an_uninterrupted_client(
 
 
 @pytest.fixture
-def workers(resumable: Any, settings: Any) -> Any:
-    """Two worker processes sharing the test database and Redis."""
+def resumable_workers(resumable: Any, settings: Any) -> Any:
+    """Two resumable-mode worker processes (dev sign-in, the loopback upstream) sharing the test database and Redis."""
     env = worker_env(
         DEBUG="true",
         DATABASE_URL=database_url_of(connection.settings_dict),
@@ -274,15 +275,13 @@ def workers(resumable: Any, settings: Any) -> Any:
         CHAT_KEEPALIVE_SECONDS="0.3",
         CHAT_RATE_LIMIT_REQUESTS="1000",
     )
-    pair = [Worker(env).wait_ready(), Worker(env).wait_ready()]
-    yield pair
-    for worker in pair:
-        worker.stop()
+    with worker_pair(env) as pair:
+        yield pair
 
 
 @needs_postgres
-def test_resume_on_a_second_worker_process(workers, resumable, make_token):
-    first, second = workers
+def test_resume_on_a_second_worker_process(resumable_workers, resumable, make_token):
+    first, second = resumable_workers
     resumable.script(SLOW)
     headers = _auth(make_token)
     opened = _post_and_leave(first.url, headers, chat_body("thread_w2"))
@@ -292,8 +291,8 @@ def test_resume_on_a_second_worker_process(workers, resumable, make_token):
 
 
 @needs_postgres
-def test_stop_from_another_worker_process(workers, resumable, make_token):
-    first, second = workers
+def test_stop_from_another_worker_process(resumable_workers, resumable, make_token):
+    first, second = resumable_workers
     resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
     headers = _auth(make_token)
     _post_and_leave(first.url, headers, chat_body("thread_wstop"))
@@ -303,8 +302,8 @@ def test_stop_from_another_worker_process(workers, resumable, make_token):
 
 
 @needs_postgres
-def test_a_killed_worker_leaves_no_stream_open_forever(workers, resumable, make_token):
-    first, second = workers
+def test_a_killed_worker_leaves_no_stream_open_forever(resumable_workers, resumable, make_token):
+    first, second = resumable_workers
     resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
     headers = _auth(make_token)
     _post_and_leave(first.url, headers, chat_body("thread_killed"))

@@ -26,7 +26,12 @@ from tests.support.keys import KeyPair, b64url, session_claims
 pytestmark = pytest.mark.django_db
 
 AUTHORIZED = "http://localhost:3000"
-NOW = int(time.time())
+
+
+def now() -> int:
+    """When the case runs, not when the module was imported: on a shared machine a run can take minutes to reach a
+    case, and a token "100 s in the future" at import time is valid by then."""
+    return int(time.time())
 
 
 def _forge(header: dict[str, Any], payload: Any, signature: bytes = b"sig") -> str:
@@ -74,10 +79,10 @@ def _truncated_signature(key: KeyPair) -> str:
 
 # name -> (token factory taking (signing_key, other_key), expected reason)
 BAD_TOKENS: dict[str, tuple[Callable[[KeyPair, KeyPair], str], str]] = {
-    "expired": (lambda k, o: k.sign(_claims(exp=NOW - 100)), "token-expired"),
-    "expired_beyond_skew": (lambda k, o: k.sign(_claims(exp=NOW - 6)), "token-expired"),
-    "not_yet_valid": (lambda k, o: k.sign(_claims(nbf=NOW + 100)), "token-not-active-yet"),
-    "iat_in_the_future": (lambda k, o: k.sign(_claims(iat=NOW + 100)), "token-iat-in-the-future"),
+    "expired": (lambda k, o: k.sign(_claims(exp=now() - 100)), "token-expired"),
+    "expired_beyond_skew": (lambda k, o: k.sign(_claims(exp=now() - 6)), "token-expired"),
+    "not_yet_valid": (lambda k, o: k.sign(_claims(nbf=now() + 100)), "token-not-active-yet"),
+    "iat_in_the_future": (lambda k, o: k.sign(_claims(iat=now() + 100)), "token-iat-in-the-future"),
     "alg_none": (lambda k, o: _forge({"alg": "none", "typ": "JWT"}, _claims(), b""), "token-invalid-algorithm"),
     "alg_missing": (lambda k, o: _forge({"typ": "JWT", "kid": k.kid}, _claims()), "token-invalid-algorithm"),
     "hs256_with_public_key": (lambda k, o: _hs256_with_public_key(k), "token-invalid-algorithm"),
@@ -105,7 +110,7 @@ BAD_TOKENS: dict[str, tuple[Callable[[KeyPair, KeyPair], str], str]] = {
     "missing_sub": (lambda k, o: k.sign(_claims(sub=...)), "token-verification-failed"),
     "numeric_sub": (lambda k, o: k.sign(_claims(sub=42)), "token-verification-failed"),
     "missing_exp": (lambda k, o: k.sign(_claims(exp=...)), "token-verification-failed"),
-    "string_exp": (lambda k, o: k.sign(_claims(exp=str(NOW + 60))), "token-verification-failed"),
+    "string_exp": (lambda k, o: k.sign(_claims(exp=str(now() + 60))), "token-verification-failed"),
     "boolean_exp": (lambda k, o: k.sign(_claims(exp=True)), "token-verification-failed"),
     "string_nbf": (lambda k, o: k.sign(_claims(nbf="0")), "token-verification-failed"),
     "string_iat": (lambda k, o: k.sign(_claims(iat="0")), "token-verification-failed"),

@@ -41,6 +41,13 @@ def ws_client(cloud: dict[str, Any]) -> Callable[..., APIClient]:
 
 
 @pytest.fixture
+def alice_ws(ws_client: Callable[..., APIClient]) -> APIClient:
+    """user_alice in org_1 on the /v1 API, with a workspace token (not to be confused with tests/threads' `alice`,
+    the /api/threads API with a Clerk session token)."""
+    return ws_client("user_alice", "org_1")
+
+
+@pytest.fixture
 def api_key(db: None, cloud: dict[str, Any]) -> tuple[Any, str]:
     from chatauth.cloud.apikeys import create_api_key
 

@@ -19,48 +19,50 @@ UNSTORABLE = ["nul\x00byte", "lone \ud800 surrogate"]
 
 
 @pytest.fixture
-def alice(ws_client: Any) -> APIClient:
+def personal_ws(ws_client: Any) -> APIClient:
     return ws_client("user_alice")
 
 
 @pytest.fixture
-def thread_id(alice: APIClient) -> str:
-    return alice.post("/v1/threads", {"title": "t"}, format="json").json()["thread_id"]
+def thread_id(personal_ws: APIClient) -> str:
+    return personal_ws.post("/v1/threads", {"title": "t"}, format="json").json()["thread_id"]
 
 
 @pytest.mark.parametrize("when", UNREADABLE_TIMESTAMPS)
-def test_a_timestamp_python_cannot_read_back_is_refused_and_the_lists_keep_working(alice, thread_id, when):
-    response = alice.put(f"/v1/threads/{thread_id}", {"last_message_at": when}, format="json")
+def test_a_timestamp_python_cannot_read_back_is_refused_and_the_lists_keep_working(personal_ws, thread_id, when):
+    response = personal_ws.put(f"/v1/threads/{thread_id}", {"last_message_at": when}, format="json")
     assert response.status_code == 400 and "last_message_at" in response.json()["message"]
-    create = alice.post("/v1/threads", {"last_message_at": when}, format="json")
+    create = personal_ws.post("/v1/threads", {"last_message_at": when}, format="json")
     assert create.status_code == 400
-    assert alice.get("/v1/threads").status_code == 200
+    assert personal_ws.get("/v1/threads").status_code == 200
     assert len(Thread.objects.for_workspace(Workspace("user_alice"))) == 1
 
 
-def test_a_timestamp_inside_the_range_is_stored_in_utc(alice, thread_id):
-    response = alice.put(f"/v1/threads/{thread_id}", {"last_message_at": "2030-06-01T12:00:00+02:00"}, format="json")
+def test_a_timestamp_inside_the_range_is_stored_in_utc(personal_ws, thread_id):
+    response = personal_ws.put(
+        f"/v1/threads/{thread_id}", {"last_message_at": "2030-06-01T12:00:00+02:00"}, format="json"
+    )
     assert response.status_code == 204
-    assert alice.get(f"/v1/threads/{thread_id}").json()["thread"]["last_message_at"] == "2030-06-01T10:00:00.000Z"
+    assert personal_ws.get(f"/v1/threads/{thread_id}").json()["thread"]["last_message_at"] == "2030-06-01T10:00:00.000Z"
 
 
-def test_message_content_over_the_shared_limit_is_refused(alice, thread_id, settings):
+def test_message_content_over_the_shared_limit_is_refused(personal_ws, thread_id, settings):
     settings.THREADS = {"MAX_CONTENT_BYTES": 1000}
     body = {"parent_id": None, "format": "aui/v0", "content": {"text": "x" * 2000}}
-    response = alice.post(f"/v1/threads/{thread_id}/messages", body, format="json")
+    response = personal_ws.post(f"/v1/threads/{thread_id}/messages", body, format="json")
     assert response.status_code == 400 and "THREADS_MAX_CONTENT_BYTES" in response.json()["message"]
     assert not Message.objects.for_workspace(Workspace("user_alice")).exists()
 
 
-def test_thread_metadata_over_the_shared_limit_is_refused(alice, settings):
+def test_thread_metadata_over_the_shared_limit_is_refused(personal_ws, settings):
     settings.THREADS = {"MAX_METADATA_BYTES": 100}
-    response = alice.post("/v1/threads", {"metadata": {"k": "v" * 200}}, format="json")
+    response = personal_ws.post("/v1/threads", {"metadata": {"k": "v" * 200}}, format="json")
     assert response.status_code == 400 and "THREADS_MAX_METADATA_BYTES" in response.json()["message"]
 
 
-def test_a_body_over_the_shared_limit_is_413(alice, settings):
+def test_a_body_over_the_shared_limit_is_413(personal_ws, settings):
     settings.THREADS = {"MAX_BODY_BYTES": 1000, "MAX_CONTENT_BYTES": 1000}
-    response = alice.post("/v1/threads", {"title": "x" * 2000}, format="json")
+    response = personal_ws.post("/v1/threads", {"title": "x" * 2000}, format="json")
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
 
 
@@ -77,12 +79,12 @@ def test_a_body_over_the_shared_limit_is_413(alice, settings):
         ("/v1/runs", lambda t: {"thread_id": "{tid}", "status": "completed", "extra": {"deep": t}}),
     ],
 )
-def test_unstorable_text_in_any_field_is_a_400_and_nothing_is_written(alice, thread_id, path, body, text):
+def test_unstorable_text_in_any_field_is_a_400_and_nothing_is_written(personal_ws, thread_id, path, body, text):
     payload = body(text)
     if payload.get("thread_id") == "{tid}":
         payload["thread_id"] = thread_id
     # json.dumps escapes a lone surrogate as \ud800, as a browser's JSON.stringify does.
-    response = alice.post(path.format(tid=thread_id), json.dumps(payload), content_type="application/json")
+    response = personal_ws.post(path.format(tid=thread_id), json.dumps(payload), content_type="application/json")
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "invalid_request"
     assert Thread.objects.for_workspace(Workspace("user_alice")).count() == 1
@@ -90,9 +92,9 @@ def test_unstorable_text_in_any_field_is_a_400_and_nothing_is_written(alice, thr
 
 
 @pytest.mark.parametrize("path", ["/v1/threads", "/v1/auth/tokens/refresh", "/v1/threads/claim"])
-def test_deeply_nested_json_is_refused_before_parsing(alice, path):
+def test_deeply_nested_json_is_refused_before_parsing(personal_ws, path):
     deep = "[" * 5000 + "]" * 5000
-    response = alice.post(path, deep, content_type="application/json")
+    response = personal_ws.post(path, deep, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"] == "invalid_json"
     assert "nests deeper" in response.json()["message"]
 
@@ -104,19 +106,19 @@ def test_deep_json_on_the_unauthenticated_refresh_endpoint_is_a_400():
 
 
 @pytest.mark.parametrize("suffix", ["%00", "x%00y/messages", "{tid}%00"])
-def test_nul_in_an_url_id_is_a_404(alice, thread_id, suffix):
-    response = alice.get("/v1/threads/" + suffix.format(tid=thread_id))
+def test_nul_in_an_url_id_is_a_404(personal_ws, thread_id, suffix):
+    response = personal_ws.get("/v1/threads/" + suffix.format(tid=thread_id))
     assert response.status_code == 404 and response.json()["error"] == "not_found"
 
 
-def test_messages_are_listed_a_bounded_page_at_a_time(alice, thread_id, settings):
+def test_messages_are_listed_a_bounded_page_at_a_time(personal_ws, thread_id, settings):
     settings.THREADS = {"MESSAGE_PAGE_SIZE": 3}
     parent = None
     for i in range(5):
         body = {"parent_id": parent, "format": "aui/v0", "content": {"i": i}}
-        parent = alice.post(f"/v1/threads/{thread_id}/messages", body, format="json").json()["message_id"]
-    assert len(alice.get(f"/v1/threads/{thread_id}/messages").json()["messages"]) == 3
-    assert alice.get(f"/v1/threads/{thread_id}/messages?limit=4").status_code == 400
+        parent = personal_ws.post(f"/v1/threads/{thread_id}/messages", body, format="json").json()["message_id"]
+    assert len(personal_ws.get(f"/v1/threads/{thread_id}/messages").json()["messages"]) == 3
+    assert personal_ws.get(f"/v1/threads/{thread_id}/messages?limit=4").status_code == 400
 
 
 def test_a_workspace_token_cannot_reach_another_workspace_through_a_colon_in_its_ids(ws_client):

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from config import ratelimit
+from tests.support.isolation import REDIS_URL
 from tests.support.redis_server import redis_up
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(params=["locmem", "redis"])

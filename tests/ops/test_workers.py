@@ -6,7 +6,6 @@ JWKS endpoint counts its requests; the rate limit is counted across both workers
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 
@@ -16,20 +15,20 @@ from django.db import connection
 
 from chatauth.caller import Workspace
 from tests.conftest import ISSUER
+from tests.support.isolation import REDIS_URL
 from tests.support.keys import session_claims
-from tests.support.workers import Worker, worker_env
+from tests.support.workers import Worker, worker_env, worker_pair
 from threads.models import Thread
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs DATABASE_URL pointing to PostgreSQL (and Redis)"
 )
 
-REDIS_URL = os.environ.get("CACHE_URL", "") if os.environ.get("CACHE_URL", "").startswith("redis") else ""
-REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/9"
-
 
 @pytest.fixture
-def workers(transactional_db, jwks_server) -> Iterator[tuple[Worker, Worker]]:
+def clerk_workers(transactional_db, jwks_server) -> Iterator[tuple[Worker, Worker]]:
+    """Two production-mode worker processes (Clerk JWKS on loopback, chat rate limit 2 an hour) sharing the test
+    database and the run's Redis database."""
     db = connection.settings_dict
     env = worker_env(
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
@@ -40,20 +39,16 @@ def workers(transactional_db, jwks_server) -> Iterator[tuple[Worker, Worker]]:
         CHAT_RATE_LIMIT_REQUESTS="2",
         CHAT_RATE_LIMIT_WINDOW_SECONDS="3600",
     )
-    pair = Worker(env), Worker(env)
-    try:
-        yield tuple(w.wait_ready() for w in pair)  # type: ignore[misc]
-    finally:
-        for worker in pair:
-            worker.stop()
+    with worker_pair(env) as pair:
+        yield pair
 
 
 def bearer(signing_key, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {signing_key.sign(session_claims(sub=user, issuer=ISSUER))}"}
 
 
-def test_two_workers_fetch_the_jwks_once_between_them(workers, jwks_server, signing_key):
-    a, b = workers
+def test_two_workers_fetch_the_jwks_once_between_them(clerk_workers, jwks_server, signing_key):
+    a, b = clerk_workers
     headers = bearer(signing_key, f"user_{secrets.token_hex(4)}")
     assert httpx.get(f"{a.url}/api/me", headers=headers, timeout=10).status_code == 200
     assert jwks_server.hits == 1
@@ -62,8 +57,8 @@ def test_two_workers_fetch_the_jwks_once_between_them(workers, jwks_server, sign
     assert jwks_server.hits == 1
 
 
-def test_two_workers_see_the_same_data(workers, signing_key):
-    a, b = workers
+def test_two_workers_see_the_same_data(clerk_workers, signing_key):
+    a, b = clerk_workers
     headers = bearer(signing_key, f"user_{secrets.token_hex(4)}")
     created = httpx.post(f"{a.url}/api/threads", headers=headers, json={"title": "shared"}, timeout=10)
     assert created.status_code == 201, created.text
@@ -71,9 +66,9 @@ def test_two_workers_see_the_same_data(workers, signing_key):
     assert [t["title"] for t in listed["threads"]] == ["shared"]
 
 
-def test_two_workers_count_one_chat_rate_limit(workers, signing_key):
+def test_two_workers_count_one_chat_rate_limit(clerk_workers, signing_key):
     pytest.importorskip("threads.chat.limits")
-    a, b = workers
+    a, b = clerk_workers
     user = f"user_{secrets.token_hex(4)}"
     # Someone else's thread: each chat request is counted, then answered 404 without running a model.
     other = Workspace(user_id="user_someone_else")

@@ -12,6 +12,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,17 @@ class Worker:
             self.process.wait()
         self.log.close()
         os.unlink(self.log.name)
+
+
+@contextmanager
+def worker_pair(env: dict[str, str]) -> Iterator[tuple[Worker, Worker]]:
+    """Two workers with the same environment, started together; both stopped afterwards, however it went."""
+    pair = Worker(env), Worker(env)
+    try:
+        yield pair[0].wait_ready(), pair[1].wait_ready()
+    finally:
+        for worker in pair:
+            worker.stop()
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from threads import services
@@ -140,9 +140,6 @@ def test_cursors_are_opaque_strings(alice):
     assert cursor.isascii() and "/" not in cursor and "+" not in cursor
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite", reason="SQLite's shared in-memory test database serializes writers with table locks"
-)
 @pytest.mark.django_db(transaction=True)
 def test_inserts_from_a_concurrent_writer_neither_skip_nor_repeat_rows(api_for):
     """A second connection keeps committing newer threads while the client pages through the list."""
