@@ -6,7 +6,12 @@ This is operator code (management commands, Clerk webhooks), so it reads through
 The export is one JSON document, written thread by thread so memory stays flat:
 
     {"format": "chat-threads-export", "version": 1, "exported_at": ..., "selection": {...},
-     "threads": [{...thread fields..., "messages": [{..., "parent_id", "feedback": [...]}], "run_reports": [...]}]}
+     "threads": [{...thread fields..., "messages": [{..., "parent_id", "feedback": [...]}], "run_reports": [...],
+                  "attachments": [{id, filename, content_type, size, created_at, uploaded_at, data_base64}]}]}
+
+Attachments: a thread carries its attached, uploaded files (metadata and bytes, base64); files never named by a
+message (not attached to a thread) and pending or rejected uploads are not exported, but `delete_threads`
+deletes them too (by the same user/org selection). Scores and run leases are not exported.
 
 Every stored field is in it, timestamps included, so import restores the rows exactly (message
 parents by their client-visible ids). Import is all-or-nothing: it validates the whole document first
@@ -15,6 +20,8 @@ and writes it in one transaction.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +33,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from threads.models import Message, MessageFeedback, RunReport, Thread
+from threads.models import Attachment, Message, MessageFeedback, RunReport, Thread
 
 EXPORT_FORMAT = "chat-threads-export"
 EXPORT_VERSION = 1
@@ -78,17 +85,20 @@ class Counts:
     messages: int = 0
     feedback: int = 0
     run_reports: int = 0
+    files: int = 0
 
     def add_deleted(self, per_model: dict[str, int]) -> None:
         self.threads += per_model.get(Thread._meta.label, 0)
         self.messages += per_model.get(Message._meta.label, 0)
         self.feedback += per_model.get(MessageFeedback._meta.label, 0)
         self.run_reports += per_model.get(RunReport._meta.label, 0)
+        self.files += per_model.get(Attachment._meta.label, 0)
 
     def __str__(self) -> str:
         return (
             f"{self.threads} threads, {self.messages} messages, "
             f"{self.feedback} feedback entries, {self.run_reports} run reports"
+            + (f", {self.files} files" if self.files else "")
         )
 
 
@@ -121,6 +131,12 @@ def _thread_documents(thread_ids: list[str]) -> Iterator[dict[str, Any]]:
     for report in RunReport.unscoped_for_operators.filter(thread_id__in=thread_ids).order_by("created_at", "id"):
         reports.setdefault(report.thread_id, []).append(report)
 
+    attachments: dict[str, list[Attachment]] = {}
+    for item in Attachment.unscoped_for_operators.filter(thread_id__in=thread_ids, status="ready").order_by(
+        "created_at", "id"
+    ):
+        attachments.setdefault(item.thread_id, []).append(item)
+
     for thread in threads:
         thread_messages = messages.get(thread.id, [])
         ids_by_pk = {m.pk: m.message_id for m in thread_messages}
@@ -148,7 +164,7 @@ def _thread_documents(thread_ids: list[str]) -> Iterator[dict[str, Any]]:
                     "created_at": _time(m.created_at),
                     "updated_at": _time(m.updated_at),
                     "feedback": [
-                        {"type": f.type, "comment": f.comment, "created_at": _time(f.created_at)}
+                        {"type": f.type, "comment": f.comment, "user_id": f.user_id, "created_at": _time(f.created_at)}
                         for f in feedback.get(m.pk, [])
                     ],
                 }
@@ -167,7 +183,24 @@ def _thread_documents(thread_ids: list[str]) -> Iterator[dict[str, Any]]:
                 }
                 for r in reports.get(thread.id, [])
             ],
+            "attachments": [_attachment_document(a) for a in attachments.get(thread.id, [])],
         }
+
+
+def _attachment_document(item: Attachment) -> dict[str, Any]:
+    from threads.files import storage
+
+    with storage().open(item.storage_key, "rb") as handle:
+        data = handle.read()
+    return {
+        "id": item.id,
+        "filename": item.filename,
+        "content_type": item.content_type,
+        "size": len(data),
+        "created_at": _time(item.created_at),
+        "uploaded_at": _time(item.uploaded_at),
+        "data_base64": base64.b64encode(data).decode("ascii"),
+    }
 
 
 def export_threads(
@@ -196,6 +229,7 @@ def export_threads(
             counts.messages += len(document["messages"])
             counts.feedback += sum(len(m["feedback"]) for m in document["messages"])
             counts.run_reports += len(document["run_reports"])
+            counts.files += len(document["attachments"])
         if progress:
             progress(counts.threads, len(thread_ids))
     out.write("\n]}\n")
@@ -269,6 +303,7 @@ class _PlannedThread:
     messages: list[tuple[Message, str | None, tuple[datetime, datetime]]] = field(default_factory=list)
     feedback: list[tuple[str, MessageFeedback, datetime]] = field(default_factory=list)
     reports: list[tuple[RunReport, datetime]] = field(default_factory=list)
+    attachments: list[tuple[Attachment, bytes, datetime]] = field(default_factory=list)
 
 
 def _plan_thread(raw: Any, where: str) -> _PlannedThread:
@@ -307,6 +342,8 @@ def _plan_thread(raw: Any, where: str) -> _PlannedThread:
         for j, raw_feedback in enumerate(mdoc.get("feedback", list)):
             fdoc = _Doc(raw_feedback, f"{mdoc.where}.feedback[{j}]")
             item = MessageFeedback(
+                user_id=fdoc.text("user_id", required=False, max_length=_max_length(MessageFeedback, "user_id"))
+                or thread.user_id,
                 type=fdoc.text("type", max_length=_max_length(MessageFeedback, "type")),
                 comment=fdoc.text("comment", nullable=True),
             )
@@ -331,6 +368,25 @@ def _plan_thread(raw: Any, where: str) -> _PlannedThread:
             payload=rdoc.get("payload", dict, required=False) or {},
         )
         planned.reports.append((report, rdoc.time("created_at")))
+    for j, raw_file in enumerate(doc.get("attachments", list, required=False) or []):
+        adoc = _Doc(raw_file, f"{where}.attachments[{j}]")
+        try:
+            data = base64.b64decode(adoc.text("data_base64"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise PortabilityError(f"{adoc.where}.data_base64: not base64") from exc
+        item = Attachment(
+            id=adoc.text("id", max_length=_max_length(Attachment, "id")),
+            workspace_key=thread.workspace_key,
+            org_id=thread.org_id,
+            user_id=thread.user_id,
+            thread=thread,
+            filename=adoc.text("filename", max_length=_max_length(Attachment, "filename")),
+            content_type=adoc.text("content_type", max_length=_max_length(Attachment, "content_type")),
+            size=len(data),
+            status="ready",
+            uploaded_at=adoc.time("uploaded_at"),
+        )
+        planned.attachments.append((item, data, adoc.time("created_at")))
     return planned
 
 
@@ -446,6 +502,17 @@ def _write_thread(plan: _PlannedThread, groups: list[list[tuple[Message, str | N
     if reports:
         RunReport.unscoped_for_operators.bulk_update(reports, ["created_at"], batch_size=500)
 
+    from django.core.files.base import ContentFile
+
+    from threads.files import storage
+
+    for item, data, created_at in plan.attachments:
+        # Bytes are written before the transaction commits; a failed import can leave unreferenced bytes behind.
+        item.storage_key = storage().save(f"{item.id}/{item.filename[-100:]}", ContentFile(data))
+        item.save(force_insert=True)
+        Attachment.unscoped_for_operators.filter(pk=item.pk).update(created_at=created_at)
+        counts.files += 1
+
     counts.threads += 1
     counts.messages += len(created)
     counts.feedback += len(feedback)
@@ -478,7 +545,18 @@ def delete_queryset(
 def delete_threads(
     selection: Selection, *, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
 ) -> Counts:
-    return delete_queryset(selection.threads(), batch_size=batch_size, progress=progress)
+    """The selection's threads (their attached files go with them), then its files attached to no thread.
+    A file row's bytes are deleted from the store when its deletion commits (`threads.files`)."""
+    counts = delete_queryset(selection.threads(), batch_size=batch_size, progress=progress)
+    loose = Attachment.unscoped_for_operators.filter(thread__isnull=True)
+    if selection.user_id is not None:
+        loose = loose.filter(user_id=selection.user_id)
+    if selection.org_id is not None:
+        loose = loose.filter(org_id=selection.org_id)
+    with transaction.atomic():
+        _, per_model = loose.delete()
+    counts.files += per_model.get(Attachment._meta.label, 0)
+    return counts
 
 
 def count_selection(threads: QuerySet[Thread]) -> Counts:
@@ -488,6 +566,7 @@ def count_selection(threads: QuerySet[Thread]) -> Counts:
         messages=Message.unscoped_for_operators.filter(thread__in=threads).count(),
         feedback=MessageFeedback.unscoped_for_operators.filter(message__thread__in=threads).count(),
         run_reports=RunReport.unscoped_for_operators.filter(thread__in=threads).count(),
+        files=Attachment.unscoped_for_operators.filter(thread__in=threads).count(),
     )
 
 
