@@ -152,6 +152,7 @@ class SignedBlobView(View):
         return _file_response(attachment)
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class PdfToImagesView(View):
     """`POST /v1/files/pdf-to-images`: 404, as the hosted service answers (the client marks it deprecated)."""
 
