@@ -302,15 +302,21 @@ def public_url(base_url: str, attachment: Attachment) -> str:
 
 
 def attach_to_thread(*, thread: Thread, content: Any) -> int:
-    """Attach the unattached files of the thread's workspace that this message content names."""
+    """Attach the unattached files of the thread's workspace that this message content names. On S3 a file
+    still pending is checked now (read back), so an attached file is a checked one."""
     import json
 
     ids = set(FILE_ID.findall(json.dumps(content)))
     if not ids:
         return 0
-    return (
-        Attachment.objects.for_workspace(thread.workspace).filter(id__in=ids, thread__isnull=True).update(thread=thread)
-    )
+    loose = Attachment.objects.for_workspace(thread.workspace).filter(id__in=ids, thread__isnull=True)
+    if is_s3():
+        for pending in loose.filter(status="pending"):
+            try:
+                _verify_s3_object(pending)
+            except FileError:
+                continue
+    return loose.exclude(status="rejected").update(thread=thread)
 
 
 def delete_bytes(attachment: Attachment) -> None:
