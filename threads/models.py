@@ -282,3 +282,34 @@ class RunLease(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class TraceManager(WorkspaceScopedManager):
+    workspace_lookup = "workspace_key"
+
+
+class TraceBatch(models.Model):
+    """The spans of one trace from one `POST /v1/traces` (OTLP/JSON) export, kept bounded per workspace.
+
+    `thread` is found through the run report (`POST /v1/runs`) that names the same `trace_id`, whichever
+    of the two arrives first."""
+
+    workspace_key = models.CharField(max_length=255, editable=False)
+    trace_id = models.CharField(max_length=32)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
+    span_count = models.PositiveIntegerField()
+    spans = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped_for_operators = models.Manager()
+    objects = TraceManager()
+
+    class Meta:
+        default_manager_name = "objects"
+        indexes = [
+            models.Index(fields=["workspace_key", "trace_id"], name="trace_ws_trace_idx"),
+            models.Index(fields=["workspace_key", "received_at"], name="trace_ws_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trace {self.trace_id} ({self.span_count} spans)"

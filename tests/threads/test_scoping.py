@@ -89,7 +89,7 @@ def test_relations_of_an_object_fetched_in_scope_still_work():
 
 
 ROOT = Path(__file__).resolve().parents[2]
-TENANT_MODELS = {"Thread", "Message", "MessageFeedback", "RunReport", "Attachment", "Score", "RunLease"}
+TENANT_MODELS = {"Thread", "Message", "MessageFeedback", "RunReport", "Attachment", "Score", "RunLease", "TraceBatch"}
 UNSCOPED_ATTRIBUTES = {"unscoped_for_operators", "_default_manager", "_base_manager"}
 UNSCOPED_NAMES = {"get_object_or_404", "get_list_or_404", "unscoped_for_operators"}
 # Operator tools: they act across workspaces by design (the admin, commands, export/import/delete, and the

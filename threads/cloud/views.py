@@ -338,6 +338,9 @@ class RunReportView(CloudView):
             duration_ms=body.get("duration_ms"),
             payload=request.data,
         )
+        from threads.cloud.traces import link_run_report
+
+        link_run_report(report, self.workspace)
         return Response({"run_id": report.id}, status=status.HTTP_201_CREATED)
 
 
