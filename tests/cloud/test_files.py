@@ -306,3 +306,19 @@ def test_bad_bodies_are_400(store: str, alice: APIClient) -> None:
 def test_pdf_to_images_is_404_like_the_hosted_service(alice: APIClient) -> None:
     response = alice.post("/v1/files/pdf-to-images", {"file_url": "https://x.test/a.pdf"}, format="json")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_a_claim_moves_the_identitys_files(store: str, ws_client: Any) -> None:
+    from django.db import transaction
+
+    from chatauth.caller import Workspace
+    from threads.cloud.services import threads_move
+
+    anon = ws_client("user_mover")
+    up = uploaded(anon)
+    with transaction.atomic():
+        threads_move(source=Workspace("user_mover"), target=Workspace("user_claimer", "org_2"))
+    assert download_url(anon, key=up["key"]).status_code == 404
+    claimer = ws_client("user_claimer", org="org_2")
+    status, body, _ = get(download_url(claimer, key=up["key"]).json()["signedUrl"])
+    assert status == 200 and body == PNG
