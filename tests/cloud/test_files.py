@@ -106,7 +106,7 @@ def get(url: str) -> tuple[int, bytes, dict[str, str]]:
     parts = urlsplit(url)
     if parts.path.startswith("/v1/files/blob/"):
         response = APIClient().get(f"{parts.path}?{parts.query}")
-        body = b"".join(response.streaming_content) if response.streaming else response.content
+        body = b"".join(response) if response.streaming else response.content
         return response.status_code, body, dict(response.headers)
     r = httpx.get(url)
     return r.status_code, r.content, dict(r.headers)
@@ -146,7 +146,7 @@ def test_upload_then_download_every_allowed_type(
     assert {k.lower(): v for k, v in headers.items()}["content-type"].startswith(kind)
     assert download_url(alice, url=up["publicUrl"]).json()["key"] == up["key"]
     public = alice.get(urlsplit(up["publicUrl"]).path)
-    assert public.status_code == 200 and b"".join(public.streaming_content) == data
+    assert public.status_code == 200 and b"".join(public) == data
 
 
 def test_another_workspace_gets_404_everywhere(store: str, alice: APIClient, bob: APIClient) -> None:

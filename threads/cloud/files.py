@@ -3,10 +3,13 @@ local-store endpoint they point at (`threads.files` has the rules)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.decorators import method_decorator
+from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
@@ -96,13 +99,25 @@ class PublicFileView(CloudView):
         return _file_response(attachment)
 
 
-def _file_response(attachment: Any) -> FileResponse:
-    response = FileResponse(
-        files.storage().open(attachment.storage_key, "rb"),
-        content_type=attachment.content_type,
-        as_attachment=True,
-        filename=attachment.filename,
+CHUNK_BYTES = 64 * 1024
+
+
+async def _chunks(handle: Any) -> AsyncIterator[bytes]:
+    """The file in chunks, read off the event loop: ASGI streams it instead of buffering the whole file."""
+    try:
+        while chunk := await sync_to_async(handle.read, thread_sensitive=False)(CHUNK_BYTES):
+            yield chunk
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
+
+
+def _file_response(attachment: Any) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        _chunks(files.storage().open(attachment.storage_key, "rb")), content_type=attachment.content_type
     )
+    if attachment.size is not None:
+        response["Content-Length"] = str(attachment.size)
+    response["Content-Disposition"] = content_disposition_header(True, attachment.filename) or "attachment"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
