@@ -112,6 +112,26 @@ WHITENOISE_USE_FINDERS: bool = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 WHITENOISE_AUTOREFRESH: bool = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # /v1 attachments: the local filesystem (ATTACHMENTS_ROOT, default var/attachments) unless
+    # ATTACHMENTS_S3_BUCKET names an S3-compatible bucket (django-storages; see the README /v1 section).
+    "attachments": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ATTACHMENTS_S3_BUCKET"),
+            "endpoint_url": env.str("ATTACHMENTS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("ATTACHMENTS_S3_REGION", default=None),
+            "access_key": env.str("ATTACHMENTS_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("ATTACHMENTS_S3_SECRET_ACCESS_KEY", default=None),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+    if env.str("ATTACHMENTS_S3_BUCKET", default="")
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(env.path("ATTACHMENTS_ROOT", default=str(BASE_DIR / "var" / "attachments")))},
+    },
     # Otherwise (production) hashed, compressed copies made by `collectstatic`, cached forever by browsers. A static
     # URL missing from the manifest fails the page loudly, so a forgotten collectstatic cannot go unnoticed.
     "staticfiles": {
@@ -185,6 +205,8 @@ CHAT: dict = {}
 CLOUD: dict = {}
 OPS: dict = {}
 WEBAPP: dict = {}
+# /v1 file attachments (threads.files): ATTACHMENTS_* variables; the bytes go to STORAGES["attachments"].
+ATTACHMENTS: dict = {}
 
 # Logs: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or plain text, each record
 # stamped with the request id (see config/logging.py). Headers, cookies and tokens are never logged.

@@ -278,3 +278,66 @@ class MessageFeedbackAdmin(ReadOnlyAdmin):
     list_filter = ("type",)
     list_select_related = ("message",)
     raw_id_fields = ("message",)
+
+
+# --- /v1 attachments, scores, run leases, traces ---------------------------------------------------------------
+
+from threads.models import Attachment, RunLease, Score, TraceBatch  # noqa: E402
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "filename", "content_type", "size", "status", "workspace_key", "thread", "created_at")
+    list_filter = ("status", "content_type")
+    search_fields = ("=id", "=thread__id", "=user_id", "=org_id", "filename")
+    list_select_related = ("thread",)
+    raw_id_fields = ("thread",)
+
+
+@admin.register(Score)
+class ScoreAdmin(ReadOnlyAdmin):
+    list_display = ("name", "data_type", "value", "string_value", "target", "user_id", "updated_at")
+    list_filter = ("data_type", "name")
+    search_fields = ("=thread__id", "=user_id", "name", "target")
+    raw_id_fields = ("thread", "message")
+
+
+@admin.register(RunLease)
+class RunLeaseAdmin(ReadOnlyAdmin):
+    list_display = ("id", "thread", "message", "status", "stale", "end_reason", "last_heartbeat_at", "created_at")
+    list_filter = ("status", "end_reason")
+    search_fields = ("=id", "=thread__id")
+    list_select_related = ("thread", "message")
+    raw_id_fields = ("thread", "message")
+
+    @admin.display(boolean=True, description="stale")
+    def stale(self, obj: RunLease) -> bool:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from threads.cloud.leases import lease_settings
+
+        limit = timedelta(seconds=lease_settings.STALE_AFTER_SECONDS)
+        return obj.status == "running" and timezone.now() - obj.last_heartbeat_at > limit
+
+
+@admin.register(TraceBatch)
+class TraceBatchAdmin(ReadOnlyAdmin):
+    """Traces per thread: search by the thread id (or filter from the thread's run reports' trace ids)."""
+
+    list_display = ("trace_id", "thread", "span_count", "span_names", "workspace_key", "received_at")
+    search_fields = ("=thread__id", "=trace_id")
+    list_select_related = ("thread",)
+    raw_id_fields = ("thread",)
+    readonly_fields = ("spans_pretty",)
+    exclude = ("spans",)
+
+    @admin.display(description="spans")
+    def span_names(self, obj: TraceBatch) -> str:
+        names = [s.get("name", "?") for s in obj.spans[:5] if isinstance(s, dict)]
+        return ", ".join(names) + (" ..." if len(obj.spans) > 5 else "")
+
+    @admin.display(description="spans (JSON)")
+    def spans_pretty(self, obj: TraceBatch) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.spans, indent=2)[:RAW_JSON_CHARS])

@@ -155,6 +155,7 @@ def clerk_webhook(request: HttpRequest) -> HttpResponse:
                 "messages": counts.messages,
                 "feedback": counts.feedback,
                 "run_reports": counts.run_reports,
+                "files": counts.files,
             },
         }
     )

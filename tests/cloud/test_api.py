@@ -187,7 +187,7 @@ def test_feedback_is_stored(alice_ws: APIClient, thread_id: str) -> None:
         ({"parent_id": None, "format": "aui/v0"}, "content"),
         ({"parent_id": None, "content": {}}, "format"),
         ({"parent_id": "nope", "format": "aui/v0", "content": {}}, "parent_id"),
-        ({"parent_id": None, "format": "aui/v0", "content": {}, "open_run": True}, "Run leases"),
+        ({"parent_id": None, "format": "aui/v0", "content": {}, "open_run": "yes"}, "open_run"),
         ({"parent_id": None, "format": "aui/v0", "content": {}, "surprise": 1}, "surprise"),
         ({"parent_id": None, "format": "aui/v0", "content": []}, "content"),
     ],
@@ -331,7 +331,7 @@ def test_run_report_with_bad_counts_is_400(alice_ws: APIClient, thread_id: str) 
     assert response.status_code == 400 and not RunReport.unscoped_for_operators.exists()
 
 
-def test_run_leases_are_unknown(alice_ws: APIClient, thread_id: str) -> None:
+def test_unknown_run_leases_are_404(alice_ws: APIClient, thread_id: str) -> None:
     response = alice_ws.post(f"/v1/threads/{thread_id}/runs/lease_1/heartbeat")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
 
@@ -342,7 +342,7 @@ def test_events_are_acknowledged(alice_ws: APIClient) -> None:
 
 
 def test_unknown_v1_path_is_json_404(alice_ws: APIClient) -> None:
-    response = alice_ws.post("/v1/files/attachments/generate-presigned-upload-url", {}, format="json")
+    response = alice_ws.post("/v1/files/no-such-endpoint", {}, format="json")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
 
 

@@ -53,8 +53,11 @@ def make_thread(user: str, org: str | None = None, *, title: str = "t", messages
             content={"parts": []},
             status="incomplete",
         )
-        MessageFeedback.unscoped_for_operators.create(message=created[1], type="positive", comment="nice")
-        MessageFeedback.unscoped_for_operators.create(message=created[1], type="negative", comment=None)
+        # One feedback per (message, user): two users rated this reply.
+        MessageFeedback.unscoped_for_operators.create(message=created[1], user_id=user, type="positive", comment="nice")
+        MessageFeedback.unscoped_for_operators.create(
+            message=created[1], user_id="user_reviewer", type="negative", comment=None
+        )
     RunReport.unscoped_for_operators.create(
         id=f"run_{thread.id[-8:]}", thread=thread, status="complete", model_id="m", input_tokens=3, payload={"a": 1}
     )

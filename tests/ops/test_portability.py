@@ -9,14 +9,8 @@ import pytest
 
 from tests.ops.conftest import make_thread, thread_ids
 from threads.models import Message, MessageFeedback, RunReport, Thread
-from threads.portability import (
-    PortabilityError,
-    Selection,
-    delete_threads,
-    export_threads,
-    import_threads,
-    read_export,
-)
+from threads.portability import PortabilityError, Selection, delete_threads, export_threads
+from threads.restore import import_threads, read_export
 
 pytestmark = pytest.mark.django_db
 

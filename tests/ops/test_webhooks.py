@@ -72,7 +72,7 @@ def membership_deleted(org_id: str, user_id: str) -> dict:
 def test_user_deleted_removes_the_users_threads_in_every_workspace(world):
     response = deliver(user_deleted("user_alice"))
     assert response.status_code == 200
-    assert response.json()["deleted"] == {"threads": 3, "messages": 12, "feedback": 6, "run_reports": 3}
+    assert response.json()["deleted"] == {"threads": 3, "messages": 12, "feedback": 6, "run_reports": 3, "files": 0}
     assert thread_ids() == {world.bob_acme.id, world.bob_personal.id}
     assert not Message.unscoped_for_operators.filter(thread__user_id="user_alice").exists()
 

@@ -56,7 +56,8 @@ def thread_json(thread: Thread) -> dict[str, Any]:
     }
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: Message, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra = {"run": run} if run is not None else {}
     return {
         "id": message.message_id,
         "parent_id": message.parent.message_id if message.parent_id else None,
@@ -66,6 +67,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "format": message.format,
         "content": message.content,
         "external_id": None,
+        **extra,
     }
 
 
@@ -102,12 +104,14 @@ class MessageCreateBody(StrictSerializer):
     format = format_field()
     content = content_field()
     external_id = external_id_field()
+    # Run leases: open one on the stored message, or write (a repeated append of `external_id`) as its holder.
+    open_run = StrictBooleanField(required=False)
+    lease_id = StrictCharField(max_length=64, required=False)
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict) and ("open_run" in data or "lease_id" in data):
-            # The client retries without the lease when a server does not support run leases.
-            raise serializers.ValidationError({"open_run": ["Run leases are not supported by this server."]})
-        return super().to_internal_value(data)
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("lease_id") and not attrs.get("external_id"):
+            raise serializers.ValidationError({"lease_id": ["Writing as a lease holder needs the external_id."]})
+        return attrs
 
 
 class MessagesDeleteBody(StrictSerializer):
@@ -116,11 +120,11 @@ class MessagesDeleteBody(StrictSerializer):
 
 class MessageUpdateBody(StrictSerializer):
     content = content_field()
+    lease_id = StrictCharField(max_length=64, required=False)
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict) and "lease_id" in data:
-            raise ApiError("lease_mismatch", "This server grants no run leases.", status.HTTP_409_CONFLICT)
-        return super().to_internal_value(data)
+
+class RunEndBody(StrictSerializer):
+    reason = serializers.ChoiceField(choices=("done", "cancelled", "error"), required=False)
 
 
 class FeedbackBody(StrictSerializer):

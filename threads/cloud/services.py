@@ -14,7 +14,7 @@ from django.db import transaction
 from chatauth.caller import Workspace
 from config.validation import storable_text
 from threads import services
-from threads.models import Message, Thread
+from threads.models import Attachment, Message, Thread
 
 
 def threads_page(*, workspace: Workspace, archived: bool, limit: int, after: str | None) -> list[Thread]:
@@ -56,4 +56,6 @@ def threads_move(*, source: Workspace, target: Workspace) -> int:
     taken = Thread.objects.for_workspace(target).filter(external_id__isnull=False).values("external_id")
     moving.filter(external_id__in=taken).update(external_id=None)
     changes: dict[str, Any] = {"workspace_key": target.key, "org_id": target.org_id, "user_id": target.user_id}
+    # The identity's files move with it (attached or not), so the claimed threads' attachments stay readable.
+    Attachment.objects.for_workspace(source).update(**changes)
     return moving.update(**changes)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from threads.cloud import views
+from threads.cloud import files, projects, traces, views
 
 urlpatterns = [
     path("v1/threads", views.ThreadListView.as_view(), name="cloud-threads"),
@@ -25,5 +25,26 @@ urlpatterns = [
     path("v1/runs/stream", views.RunStreamView.as_view(), name="cloud-runs-stream"),
     path("v1/runs", views.RunReportView.as_view(), name="cloud-runs"),
     path("v1/events", views.EventsView.as_view(), name="cloud-events"),
+    path("v1/traces", traces.TracesView.as_view(), name="cloud-traces"),
+    path("v1/scores", views.ScoreView.as_view(), name="cloud-scores"),
+    path("v1/projects/threads", projects.ProjectThreadListView.as_view(), name="cloud-project-threads"),
+    path(
+        "v1/projects/threads/<str:thread_id>/messages",
+        projects.ProjectThreadMessagesView.as_view(),
+        name="cloud-project-messages",
+    ),
+    path(
+        "v1/files/attachments/generate-presigned-upload-url",
+        files.PresignedUploadView.as_view(),
+        name="cloud-files-upload-url",
+    ),
+    path(
+        "v1/files/attachments/generate-presigned-download-url",
+        files.PresignedDownloadView.as_view(),
+        name="cloud-files-download-url",
+    ),
+    path("v1/files/attachments/<str:file_id>", files.PublicFileView.as_view(), name="cloud-file"),
+    path("v1/files/blob/<str:file_id>", files.SignedBlobView.as_view(), name="cloud-file-blob"),
+    path("v1/files/pdf-to-images", files.PdfToImagesView.as_view(), name="cloud-files-pdf"),
     re_path(r"^v1/", views.NotFoundView.as_view(), name="cloud-not-found"),
 ]

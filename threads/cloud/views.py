@@ -24,8 +24,10 @@ from chatauth.cloud import anonymous
 from chatauth.drf import CloudAuthentication, HasWorkspace, IsSignedInWorkspace
 from config.errors import ApiError
 from config.validation import BoundedJSONParser, JsonAlways, validated
-from threads import services
+from threads import files, services
+from threads.cloud import leases
 from threads.cloud import services as cloud_services
+from threads.cloud.scores import ScoreBody, feedback_upsert, score_json, score_upsert
 from threads.cloud.serializers import (
     EventsBody,
     FeedbackBody,
@@ -33,6 +35,7 @@ from threads.cloud.serializers import (
     MessagesDeleteBody,
     MessageUpdateBody,
     RefreshTokenBody,
+    RunEndBody,
     RunReportBody,
     RunStreamBody,
     ThreadCreateBody,
@@ -42,7 +45,7 @@ from threads.cloud.serializers import (
     thread_json,
 )
 from threads.conf import threads_settings
-from threads.models import MessageFeedback, RunReport
+from threads.models import RunReport
 from threads.pagination import page_limit, query_bool
 from threads.titles import FALLBACK_TITLE, first_user_text, title_chunks, title_from_text
 
@@ -188,7 +191,8 @@ class MessageListView(CloudView):
             limit=page_limit(params.get("limit"), messages=True),
             after=params.get("after") or None,
         )
-        return Response({"messages": [message_json(m) for m in messages]})
+        runs = leases.runs_of(thread=thread, messages=messages)
+        return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
 
     def post(self, request: Request, thread_id: str) -> Response:
         body = self.body(MessageCreateBody)
@@ -197,13 +201,28 @@ class MessageListView(CloudView):
         # A client id short enough becomes the message id: retries are idempotent and both faces share ids.
         message_id = external_id if external_id and len(external_id) <= 128 else None
         thread = self.thread(thread_id)
+        if body.get("lease_id"):
+            # A repeated append as the lease holder: write the stored message's content under the lease.
+            with transaction.atomic():
+                try:
+                    message = services.message_get(thread=thread, message_id=message_id or "")
+                except services.NotFound as exc:
+                    raise ApiError("lease_mismatch", "This lease does not hold this message.", 409) from exc
+                leases.check_write(thread=thread, message=message, lease_id=body["lease_id"])
+                services.message_update(message=message, content=body["content"])
+            files.attach_to_thread(thread=thread, content=body["content"])
+            return Response({"message_id": message.message_id})
         try:
             message, created = services.message_append(
                 thread=thread, format=body["format"], content=body["content"], parent_id=parent, message_id=message_id
             )
         except services.InvalidParent as exc:
             raise ApiError("invalid_parent", "parent_id is not a message of this thread.") from exc
-        return Response({"message_id": message.message_id}, status=201 if created else 200)
+        files.attach_to_thread(thread=thread, content=body["content"])
+        payload: dict[str, Any] = {"message_id": message.message_id}
+        if body.get("open_run"):
+            payload.update(leases.lease_json(leases.open_lease(thread=thread, message=message)))
+        return Response(payload, status=201 if created else 200)
 
     def delete(self, request: Request, thread_id: str) -> Response:
         ids = self.body(MessagesDeleteBody)["message_ids"]
@@ -213,13 +232,17 @@ class MessageListView(CloudView):
 
 class MessageDetailView(CloudView):
     def put(self, request: Request, thread_id: str, message_id: str) -> Response:
-        content = self.body(MessageUpdateBody)["content"]
+        body = self.body(MessageUpdateBody)
         thread = self.thread(thread_id)
         try:
             message = services.message_get(thread=thread, message_id=message_id)
         except services.NotFound as exc:
             raise not_found("Message") from exc
-        services.message_update(message=message, content=content)
+        with transaction.atomic():
+            if body.get("lease_id"):
+                leases.check_write(thread=thread, message=message, lease_id=body["lease_id"])
+            services.message_update(message=message, content=body["content"])
+        files.attach_to_thread(thread=thread, content=body["content"])
         return no_content()
 
 
@@ -231,18 +254,44 @@ class MessageFeedbackView(CloudView):
             message = services.message_get(thread=thread, message_id=message_id)
         except services.NotFound as exc:
             raise not_found("Message") from exc
-        feedback = MessageFeedback.objects.for_workspace(self.workspace).create(
-            message=message, type=body["type"], comment=body.get("comment") or None
+        feedback = feedback_upsert(
+            workspace=self.workspace, message=message, type=body["type"], comment=body.get("comment") or None
         )
         return Response({"feedback_id": str(feedback.pk), "type": feedback.type, "comment": feedback.comment})
 
 
 class RunLeaseView(CloudView):
-    """Heartbeat/end of run leases: this server grants none, so every lease is unknown (404)."""
+    """`POST /v1/threads/<id>/runs/<lease>/heartbeat` -> `{heartbeat_interval_ms}`; `.../end {reason?}` -> 204."""
 
     def post(self, request: Request, thread_id: str, lease_id: str, action: str) -> Response:
-        self.thread(thread_id)
-        raise not_found("Run lease")
+        if action not in ("heartbeat", "end"):
+            raise ApiError("not_found", "No such endpoint.", status.HTTP_404_NOT_FOUND)
+        body = self.body(RunEndBody) if action == "end" else {}
+        thread = self.thread(thread_id)
+        if action == "heartbeat":
+            leases.heartbeat(thread=thread, lease_id=lease_id)
+            return Response({"heartbeat_interval_ms": leases.lease_settings.HEARTBEAT_INTERVAL_MS})
+        leases.end(thread=thread, lease_id=lease_id, reason=body.get("reason") or "done")
+        return no_content()
+
+
+# --- scores ---------------------------------------------------------------------------------------------------
+
+
+class ScoreView(CloudView):
+    """`POST /v1/scores`: one score per (user, message|thread|run, name); a repeat updates it."""
+
+    def post(self, request: Request) -> Response:
+        body = self.body(ScoreBody)
+        thread = self.thread(body["thread_id"]) if body.get("thread_id") else None
+        message = None
+        if body.get("message_id") and thread is not None:
+            try:
+                message = services.message_get(thread=thread, message_id=body["message_id"])
+            except services.NotFound as exc:
+                raise not_found("Message") from exc
+        score = score_upsert(workspace=self.workspace, thread=thread, message=message, body=body)
+        return Response(score_json(score))
 
 
 # --- runs -----------------------------------------------------------------------------------------------------
@@ -289,6 +338,9 @@ class RunReportView(CloudView):
             duration_ms=body.get("duration_ms"),
             payload=request.data,
         )
+        from threads.cloud.traces import link_run_report
+
+        link_run_report(report, self.workspace)
         return Response({"run_id": report.id}, status=status.HTTP_201_CREATED)
 
 

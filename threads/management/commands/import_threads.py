@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threads.management.commands._common import positive_int, progress_printer
-from threads.portability import DEFAULT_BATCH_SIZE, PortabilityError, import_threads, read_export
+from threads.portability import DEFAULT_BATCH_SIZE, PortabilityError
+from threads.restore import import_threads, read_export
 
 
 class Command(BaseCommand):

@@ -1,0 +1,52 @@
+"""`/v1/projects/threads[/<id>/messages]`: the project-wide listing, for API-key callers only (403 otherwise)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chatauth.drf import IsApiKeyCaller
+from threads.cloud import leases
+from threads.cloud.project_listing import project_messages_page, project_thread, project_threads_page
+from threads.cloud.serializers import message_json, not_found, thread_json
+from threads.cloud.views import CloudView
+from threads.pagination import page_limit, query_bool
+
+
+class ProjectAccess(IsApiKeyCaller):
+    """The project's own server (an API key), never a workspace token, provider JWT or anonymous identity."""
+
+    message = "Only an API key may list the project's threads."
+
+
+class ProjectThreadListView(CloudView):
+    permission_classes = [ProjectAccess]
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        threads = project_threads_page(
+            archived=query_bool(params, "is_archived"),
+            limit=page_limit(params.get("limit")),
+            after=params.get("after") or None,
+        )
+        return Response({"threads": [thread_json(t) for t in threads]})
+
+
+class ProjectThreadMessagesView(CloudView):
+    permission_classes = [ProjectAccess]
+
+    def get(self, request: Request, thread_id: str) -> Any:
+        thread = project_thread(thread_id)
+        if thread is None:
+            raise not_found()
+        params = request.query_params
+        messages = project_messages_page(
+            thread=thread,
+            format=params.get("format") or None,
+            limit=page_limit(params.get("limit"), messages=True),
+            after=params.get("after") or None,
+        )
+        runs = leases.runs_of(thread=thread, messages=messages)
+        return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
