@@ -198,7 +198,7 @@ CHAT: dict = {
         default=CACHES["default"]["LOCATION"] if CACHES["default"]["BACKEND"].endswith("RedisCache") else "",
     ),
     "REDIS_MAX_CONNECTIONS": env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50),
-    "REDIS_POOL_TIMEOUT_SECONDS": env.float("CHAT_REDIS_POOL_TIMEOUT_SECONDS", default=20.0),
+    "REDIS_POOL_TIMEOUT_SECONDS": env.float("CHAT_REDIS_POOL_TIMEOUT_SECONDS", default=30.0),
     "LEASE_SECONDS": env.int("CHAT_LEASE_SECONDS", default=15),
     "LOG_TTL_SECONDS": env.int("CHAT_LOG_TTL_SECONDS", default=600),
 }

@@ -8,6 +8,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from chatauth.errors import json_error
 from chatauth.principal import Principal
@@ -81,6 +82,14 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return json_error("not_found", "Thread not found.", 404)
     except services.InvalidParent as exc:
         return json_error("invalid_request", str(exc), 400)
+    except RedisError:
+        return _redis_unavailable()
+
+
+def _redis_unavailable() -> JsonResponse:
+    response = json_error("stream_store_unavailable", "Resumable chat is unavailable right now. Retry shortly.", 503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
@@ -104,9 +113,10 @@ async def _start_resumable(principal: Principal, chat_request: Any, slot: SlotLe
             409,
         )
     try:
-        turn = await run_db(
-            append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
-        )
+        with resumable.holding_lease(thread.id):  # a burst may queue this for longer than a lease lasts
+            turn = await run_db(
+                append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
+            )
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)
         raise
@@ -162,17 +172,24 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
         return json_error("not_found", "Thread not found.", 404)
     if not chat_settings.RESUMABLE:
         return HttpResponse(status=204)
+    try:
+        return await _resume_or_stop(request, principal, thread.id)
+    except RedisError:
+        return _redis_unavailable()
+
+
+async def _resume_or_stop(request: HttpRequest, principal: Principal, thread_id: str) -> HttpResponse:
     if request.method == "DELETE":
-        stopped = await resumable.request_stop(thread.id)
+        stopped = await resumable.request_stop(thread_id)
         return HttpResponse(status=204) if stopped is None else JsonResponse({"stopped": stopped})
-    generation_id = await resumable.active_generation(thread.id)
+    generation_id = await resumable.active_generation(thread_id)
     if generation_id is None:
-        await resumable.reap_orphans(thread.id, principal.workspace)
+        await resumable.reap_orphans(thread_id, principal.workspace)
         return HttpResponse(status=204)
     try:
         # A reader holds one of the user's CHAT_MAX_STREAM_READERS slots (shared by every worker) while open.
         async with acquire_slot(principal.user_id, READERS) as reader:
-            events = resumable.read_generation(thread.id, principal.workspace, generation_id)
+            events = resumable.read_generation(thread_id, principal.workspace, generation_id)
             return _event_stream(_holding(reader.transfer(), events))
     except LimitExceeded as exc:
         return _too_many(exc.limited)
