@@ -169,7 +169,7 @@ class LogHub:
             try:
                 response = await self.blocking.xread(streams, block=HUB_BLOCK_MS, count=HUB_COUNT)
             except Exception as exc:  # the hub must outlive any failure; readers poll meanwhile
-                logger.warning("chat log hub: read failed (%s); retrying", exc.__class__.__name__)
+                logger.warning("chat log hub: read failed (%s: %s); retrying", exc.__class__.__name__, exc)
                 await asyncio.sleep(0.2)
                 for subscribers in self._subscribers.values():
                     for subscription in subscribers:

@@ -27,11 +27,13 @@ from chatauth.principal import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.logbus import lease_keeper, log_hub, redis_client
+from threads.chat.logbus import lease_keeper, log_hub, redis_client, stream_id
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
 from threads.chat.stream import Generation, save_reply, start_generation
 
 logger = logging.getLogger(__name__)
+
+_owned_here: set[str] = set()  # generations this process is running: alive, whatever their lease says
 
 LOST_MESSAGE = "The server generating this reply stopped before it finished."
 STOP_FIELD = b"s"  # a log entry with this field (instead of `d`, a chunk) asks the owner to stop
@@ -60,6 +62,30 @@ def reaped_key(generation_id: str) -> str:
 async def claim_thread(thread_id: str, generation_id: str) -> bool:
     """Mark the thread busy with this generation; False when another generation is still running."""
     return bool(await redis_client().set(active_key(thread_id), generation_id, nx=True, ex=chat_settings.LEASE_SECONDS))
+
+
+async def claim_thread_when_free(thread_id: str, generation_id: str, workspace: Workspace) -> bool:
+    """`claim_thread`, also when the running generation has saved its reply and is just ending (it logs
+    `[DONE]` and frees the thread a moment after the save): a client that saw the reply end, or stopped
+    it, can send the next message at once. False while a reply is really being generated."""
+    if await claim_thread(thread_id, generation_id):
+        return True
+    active = await active_generation(thread_id)
+    if active is not None and await run_db(_reply_status, thread_id, workspace, active) == "in_progress":
+        return False
+    for _ in range(100):
+        if await claim_thread(thread_id, generation_id):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def _reply_status(thread_id: str, workspace: Workspace, message_id: str) -> str | None:
+    try:
+        thread = services.thread_get(workspace=workspace, thread_id=thread_id)
+    except services.NotFound:
+        return None
+    return thread.messages.filter(message_id=message_id).values_list("status", flat=True).first()
 
 
 def holding_lease(thread_id: str) -> contextlib.AbstractContextManager[None]:
@@ -123,6 +149,14 @@ class _LogWriter:
 
 
 async def _owned_run(generation: Generation) -> None:
+    _owned_here.add(generation.turn.assistant_message_id)
+    try:
+        await _run_owned(generation)
+    finally:
+        _owned_here.discard(generation.turn.assistant_message_id)
+
+
+async def _run_owned(generation: Generation) -> None:
     turn = generation.turn
     client = redis_client()
     log = log_key(turn.assistant_message_id)
@@ -195,9 +229,25 @@ async def request_stop(thread_id: str) -> str | None:
     return generation_id
 
 
+async def _owner_seems_alive(generation_id: str) -> bool:
+    """Its lease has lapsed; but a lease is only refreshed as often as a very busy worker gets to it: the
+    owner is alive if it runs in this process, or if it logged a chunk less than a lease ago."""
+    if generation_id in _owned_here:
+        return True
+    client = redis_client()
+    newest = await client.xrevrange(log_key(generation_id), count=1)
+    if not newest:
+        return False
+    seconds, micros = await client.time()
+    age_ms = int(seconds) * 1000 + int(micros) // 1000 - stream_id(newest[0][0])[0]
+    return age_ms < chat_settings.LEASE_SECONDS * 1000
+
+
 async def _reap(thread_id: str, workspace: Workspace, generation_id: str) -> None:
     """The owner died: end the log for every reader and save what it had streamed as incomplete."""
     client = redis_client()
+    if generation_id in _owned_here:
+        return
     if not await client.set(reaped_key(generation_id), 1, nx=True, ex=chat_settings.LOG_TTL_SECONDS):
         return  # another reader or request is doing it
     logger.warning("chat: the generation %s lost its lease without finishing: closing it as incomplete", generation_id)
@@ -228,7 +278,7 @@ async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
         return
     active = await active_generation(thread_id)
     for generation_id in orphans:
-        if generation_id != active:
+        if generation_id != active and not await _owner_seems_alive(generation_id):
             await _reap(thread_id, workspace, generation_id)
 
 
@@ -287,6 +337,9 @@ async def read_generation(thread_id: str, workspace: Workspace, generation_id: s
                 if await active_generation(thread_id) != generation_id:
                     if await client.xread({log: last}, count=1):
                         read_myself = True
+                        continue
+                    if await _owner_seems_alive(generation_id):
+                        yield KEEPALIVE
                         continue
                     if not await client.exists(log):
                         yield encode(error_chunk(LOST_MESSAGE))

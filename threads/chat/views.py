@@ -105,7 +105,7 @@ async def _start_resumable(principal: Principal, chat_request: Any, slot: SlotLe
     thread = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
     await resumable.reap_orphans(thread.id, workspace)
     generation_id = Message.new_id()
-    if not await resumable.claim_thread(thread.id, generation_id):
+    if not await resumable.claim_thread_when_free(thread.id, generation_id, workspace):
         return json_error(
             "generation_in_progress",
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
