@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import connections
 
 from threads.chat.conf import chat_settings
@@ -130,6 +131,10 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     A cancelled caller does not stop a call already running (the thread finishes it; its connection is
     never shared meanwhile), so the bound is exact; a call still queued when its caller is cancelled is skipped.
     """
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        # Called from sync code through async_to_sync (Django's test client, a management command): the
+        # database work belongs to that caller's thread and connection (its transaction, its test data).
+        return await sync_to_async(fn)(*args, **kwargs)
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     _database_threads().calls.put(_Call(fn, args, kwargs, contextvars.copy_context(), loop, future))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
@@ -25,6 +24,7 @@ from threads.chat.limits import (
     SlotLease,
     acquire_slot,
     check_rate,
+    in_cache_thread,
 )
 from threads.chat.protocol import HEADERS
 from threads.chat.request import BadChatRequest, parse_chat_request
@@ -64,7 +64,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
         chat_request = parse_chat_request(request.body)
     except BadChatRequest as exc:
         return json_error("invalid_request", str(exc), 400)
-    limited = await sync_to_async(check_rate)(principal.user_id)
+    limited = await in_cache_thread(check_rate, principal.user_id)
     if limited:
         return _too_many(limited)
     try:
