@@ -2,8 +2,8 @@
 
 Starts on loopback an OpenAI-compatible upstream (uvicorn, its own process; the reply's length and pace are
 read from the prompt), two uvicorn workers of the service with CHAT_RESUMABLE=true (A and B, sharing the
-database and Redis) and one with CHAT_RESUMABLE=false (the baseline). Redis db 13 holds the logs and the
-cache; it is flushed at the start and the end. Then:
+database and Redis) and one with CHAT_RESUMABLE=false (the baseline). Redis db 13 (or BENCH_REDIS_URL) holds
+the logs and the cache; it is flushed at the start and the end. Then:
 
   1. reconnect -> first replayed byte: POST a slow reply to A, read a few deltas, drop the connection, and
      time GET /api/chat/{id}/stream on A (same worker) and on B (another worker) until the first byte, the
@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.live_server import free_port  # noqa: E402
 from tests.support.workers import Worker, migrate, worker_env  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")  # flushed at the start and the end
 PROMPT_RE = re.compile(r"bench deltas=(\d+) delay=([0-9.]+)")
 
 # --- the upstream: OpenAI-compatible streaming, paced by the prompt (`bench/resume.py --serve-upstream PORT`) ---

@@ -375,3 +375,54 @@ def test_an_error_event_in_the_upstream_stream_becomes_an_error_chunk(chat_on, p
     assert {"type": "error", "errorText": "The model provider reported an error."} in chunks
     assert chunks[-1] == "[DONE]"
     assert _assistant("thread_err_event", Workspace("user_chat")).status == "incomplete"
+
+
+def test_a_stop_then_the_history_adapters_save_is_a_stopped_reply_with_what_was_generated(
+    chat_on, live_server_url, make_token
+):
+    """What `chat.stop()` + assistant-ui's history adapter do: abort the fetch, then POST the partial reply."""
+    chat_on.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
+    headers = {"Authorization": f"Bearer {make_token('user_chat')}"}
+    seen: list[Any] = []
+    with httpx.stream(
+        "POST", f"{live_server_url}/api/chat", json=chat_body("thread_stopped"), headers=headers, timeout=30
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                seen.append(json.loads(line[6:]))
+                if sum(c["type"] == "text-delta" for c in seen) >= 3:
+                    break  # the abort
+    reply_id = seen[0]["messageId"]
+    saved = httpx.post(
+        f"{live_server_url}/api/threads/thread_stopped/messages",
+        json={
+            "id": reply_id,
+            "parent_id": "msg_user_1",
+            "format": "ai-sdk/v6",
+            "content": {"role": "assistant", "parts": [{"type": "text", "text": "what the client had"}]},
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert saved.status_code == 200  # the server's own copy of that reply
+    assert chat_on.client_went_away.wait(10)  # the model call was stopped, not run to completion
+    deadline = time.monotonic() + 10
+    while _assistant("thread_stopped", Workspace("user_chat")).status in ("in_progress", "incomplete"):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assistant = _assistant("thread_stopped", Workspace("user_chat"))
+    assert assistant.status == "stopped"
+    assert chat_on.finished_streams == 0
+    text = next(p for p in assistant.content["parts"] if p["type"] == "text")["text"]
+    assert text.startswith(" w0 w1 w2") and text != "what the client had"
+    assert assistant.content["metadata"] == {"status": "stopped"}
+    again = sse_chunks(
+        httpx.post(
+            f"{live_server_url}/api/chat",
+            json=chat_body("thread_stopped", user_message("next", "msg_user_2")),
+            headers=headers,
+            timeout=30,
+        ).text
+    )
+    assert again[-1] == "[DONE]"  # the thread takes the next message at once

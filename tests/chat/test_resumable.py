@@ -196,6 +196,36 @@ def test_stop_cancels_the_model_call_and_saves_the_reply_as_stopped(resumable, l
     assert _resume(live_server_url, headers, "thread_stop").status_code == 204
 
 
+def test_a_stop_then_the_history_adapters_save_stops_a_server_owned_reply(resumable, live_server_url, make_token):
+    """With resume on, an abort is only a disconnect: the client's save of the partial reply is the stop."""
+    resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
+    headers = _auth(make_token)
+    first = _post_and_leave(live_server_url, headers, chat_body("thread_adapter_stop"))
+    saved = httpx.post(
+        f"{live_server_url}/api/threads/thread_adapter_stop/messages",
+        json={
+            "id": first[0]["messageId"],
+            "parent_id": "msg_user_1",
+            "format": "ai-sdk/v6",
+            "content": {"role": "assistant", "parts": [{"type": "text", "text": "partial"}]},
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert saved.status_code == 200
+    assert resumable.client_went_away.wait(10)
+    message = _wait_for_status("thread_adapter_stop")
+    assert message.status == "stopped"
+    assert next(p for p in message.content["parts"] if p["type"] == "text")["text"].startswith(" w0 w1 w2")
+    next_turn = httpx.post(
+        f"{live_server_url}/api/chat",
+        json=chat_body("thread_adapter_stop", user_message("next", "msg_user_2")),
+        headers=headers,
+        timeout=30,
+    )
+    assert next_turn.status_code == 200 and sse_chunks(next_turn.text)[-1] == "[DONE]"
+
+
 def test_stop_with_nothing_running_is_204(resumable, live_server_url, make_token):
     services.thread_create(workspace=Workspace("user_chat"), thread_id="thread_quiet")
     response = httpx.delete(f"{live_server_url}/api/chat/thread_quiet/stream", headers=_auth(make_token))

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": Setting(_redis_cache_location),
     # One bounded Redis pool per worker for the chat paths; a caller waits up to the timeout for a connection.
     "REDIS_MAX_CONNECTIONS": 50,
-    "REDIS_POOL_TIMEOUT_SECONDS": 20.0,
+    "REDIS_POOL_TIMEOUT_SECONDS": 30.0,
     "LEASE_SECONDS": 15,
     "LOG_TTL_SECONDS": 600,
 }

@@ -1,40 +1,36 @@
-"""The one way the chat endpoints touch the database: `run_db`, bounded per process, connection given back.
+"""The one way the chat endpoints touch the database: `run_db`, on a bounded set of database threads.
 
 Under ASGI every request runs its ORM calls in a thread of its own, and Django closes that thread's
 connection only when the response ends. A chat response is a stream that can last minutes: a connection
-left open by a lookup before the stream would be held for all of it (120 open resumed streams by one user
-once took all of PostgreSQL's connections, and every other request answered 503). So `run_db` closes the
-connections the call opened, in the thread that opened them, before it returns (with a connection pool
-configured, `close()` gives the connection back to the pool): no open stream holds a connection.
+opened by a lookup before the stream would be held for all of it (120 open resumed streams by one user once
+took all of PostgreSQL's connections, and every other request answered 503).
 
-A burst of new chats (hundreds at once) would still open as many connections at once; chat database work
-is short (a few queries), so calls wait for one of `CHAT_DB_CONCURRENCY` turns per process: a burst queues
-for milliseconds instead of failing. This bounds a local resource, like a pool: it is not shared state.
+So chat database work runs on this process's own `CHAT_DB_CONCURRENCY` threads, never in a request's
+thread: a stream holds no connection, whatever it looked up before streaming, and a process holds at most
+`CHAT_DB_CONCURRENCY` connections whatever the load. A burst of new chats queues (chat database work is a
+few short queries) instead of failing. A database thread keeps its connection while more work is queued
+(a burst does not pay a new connection, and a new server process, per call) and closes it as soon as the
+queue has been empty for `KEEP_SECONDS`: an idle worker holds no connection either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
+import contextvars
+import queue
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import connections
 
 from threads.chat.conf import chat_settings
 
 T = TypeVar("T")
 
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
-
-
-def _gate() -> asyncio.Semaphore:
-    size = max(1, int(chat_settings.DB_CONCURRENCY))
-    per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
-    if size not in per_loop:
-        per_loop[size] = asyncio.Semaphore(size)
-    return per_loop[size]
+KEEP_SECONDS = 0.05  # how long a database thread keeps its connection once no call is queued
 
 
 def release_connections() -> None:
@@ -44,28 +40,102 @@ def release_connections() -> None:
             connection.close()
 
 
-def _call_and_release(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        release_connections()
+def _drop_broken_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        if connection.errors_occurred and not connection.is_usable():
+            connection.close()
 
 
-def _finished(gate: asyncio.Semaphore, call: asyncio.Future[Any]) -> None:
-    gate.release()
-    if not call.cancelled():
-        call.exception()  # retrieved: a caller that was cancelled meanwhile no longer will
+@dataclass
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    context: contextvars.Context
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+    def run(self) -> None:
+        if self.future.cancelled():  # the caller is gone (a client that left): nothing to do
+            return
+        try:
+            result = self.context.run(self.fn, *self.args, **self.kwargs)
+        except BaseException as exc:
+            self._resolve(None, exc)
+        else:
+            self._resolve(result, None)
+
+    def _resolve(self, result: Any, error: BaseException | None) -> None:
+        def settle() -> None:
+            if self.future.done():
+                return
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+        try:
+            self.loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop has closed meanwhile
+            pass
+
+
+class _DatabaseThreads:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        for index in range(size):
+            threading.Thread(target=self._work, name=f"chat-db-{index}", daemon=True).start()
+
+    def _work(self) -> None:
+        holding = False
+        while True:
+            try:
+                call = self.calls.get(timeout=KEEP_SECONDS) if holding else self.calls.get()
+            except queue.Empty:
+                release_connections()
+                holding = False
+                continue
+            if call is None:
+                release_connections()
+                return
+            try:
+                call.run()
+            finally:
+                _drop_broken_connections()
+            holding = True
+
+    def stop(self) -> None:
+        for _ in range(self.size):
+            self.calls.put(None)
+
+
+_lock = threading.Lock()
+_threads: _DatabaseThreads | None = None
+
+
+def _database_threads() -> _DatabaseThreads:
+    global _threads
+    size = max(1, int(chat_settings.DB_CONCURRENCY))
+    with _lock:
+        if _threads is None or _threads.size != size:
+            if _threads is not None:
+                _threads.stop()  # its threads finish the calls already queued, then exit
+            _threads = _DatabaseThreads(size)
+        return _threads
 
 
 async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` in a thread, once one of the process's database turns is free; the connection
-    it used is closed before this returns.
+    """`fn(*args, **kwargs)` on one of the process's database threads, in the caller's context.
 
-    The turn is held until the thread is done, even when the caller is cancelled meanwhile (a cancelled
-    await does not stop the thread, which still holds its connection): the bound is exact.
+    A cancelled caller does not stop a call already running (the thread finishes it; its connection is
+    never shared meanwhile), so the bound is exact; a call still queued when its caller is cancelled is skipped.
     """
-    gate = _gate()
-    await gate.acquire()
-    call = asyncio.ensure_future(sync_to_async(_call_and_release)(fn, args, kwargs))
-    call.add_done_callback(lambda done: _finished(gate, done))
-    return await asyncio.shield(call)
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        # Called from sync code through async_to_sync (Django's test client, a management command): the
+        # database work belongs to that caller's thread and connection (its transaction, its test data).
+        return await sync_to_async(fn)(*args, **kwargs)
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    _database_threads().calls.put(_Call(fn, args, kwargs, contextvars.copy_context(), loop, future))
+    return await future

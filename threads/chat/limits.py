@@ -20,15 +20,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from config.ratelimit import Limited, hit
 from threads.chat.conf import chat_settings
+
+T = TypeVar("T")
+
+
+async def in_cache_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A call to the (sync) shared cache, off the event loop. Not thread-sensitive: a slot may be released by
+    a generation that outlived its request (and the request's thread), and the cache client is thread-safe."""
+    return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
 
 
 class LimitExceeded(Exception):
@@ -101,7 +110,7 @@ class OwnedSlot:
         if not self._held:
             return
         self._held = False
-        await asyncio.shield(sync_to_async(self._release_sync)())
+        await asyncio.shield(in_cache_thread(self._release_sync))
 
 
 class SlotLease:
@@ -137,7 +146,7 @@ def _take(user_id: str, kind: SlotKind) -> OwnedSlot:
 @asynccontextmanager
 async def acquire_slot(user_id: str, kind: SlotKind = GENERATIONS) -> AsyncIterator[SlotLease]:
     """One of the user's slots of this kind for the body of the `async with`, or `LimitExceeded`."""
-    lease = SlotLease(await sync_to_async(_take)(user_id, kind))
+    lease = SlotLease(await in_cache_thread(_take, user_id, kind))
     try:
         yield lease
     finally:

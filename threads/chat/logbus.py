@@ -1,14 +1,19 @@
-"""Redis for resumable generations: one bounded connection pool per worker, and one blocking read for all.
+"""Redis for resumable generations: a bounded connection pool per worker, and one blocking read for all.
 
 Every worker (event loop) has one `BlockingConnectionPool` of `CHAT_REDIS_MAX_CONNECTIONS`: a command that
-finds them all busy waits up to `CHAT_REDIS_POOL_TIMEOUT_SECONDS` for one instead of failing, so a burst
-queues. Commands are short (XADD, a non-blocking XREAD, EXPIRE): a connection is held for a round trip.
+finds them all busy waits (up to `CHAT_REDIS_POOL_TIMEOUT_SECONDS`) for one instead of failing, so a burst
+queues. Commands are short (XADD, a non-blocking XREAD, a pipeline): a connection is held for a round trip.
 
-Nobody holds a connection while waiting for chunks. A `LogHub` per worker runs a single `XREAD BLOCK` over
-every stream its local subscribers follow (generation logs, stop requests) and wakes them with an
-`asyncio.Event` when one has new entries; they then read them with a non-blocking XREAD. A new subscription
-to a stream the hub does not follow yet interrupts the blocking read by adding to the hub's own wake stream,
-which that read always includes. 500 open streams cost one blocked connection, not 500.
+Nobody holds a connection while waiting for chunks. A `LogHub` per worker runs one `XREAD BLOCK`, on a
+connection of its own, over every generation log its local subscribers follow (readers, and owners waiting
+for a stop request), and hands what it read to each subscriber's inbox, waking it with an `asyncio.Event`:
+500 open streams cost one blocked connection and one read per chunk, not 500 of each. A subscriber that may
+have missed entries (it subscribed while the hub was reading further on) reads them itself. A new
+subscription interrupts the blocking read by adding to the hub's own wake stream, which that read always
+includes (one wake-up for all the streams added before the next read).
+
+The leases of a worker's generations are refreshed together, in one pipeline, by a `LeaseKeeper` on a
+connection of its own too, so a busy pool can never let a live generation's lease lapse.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import secrets
 import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -27,73 +33,121 @@ from threads.chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
 
-HUB_BLOCK_MS = 5000  # the hub's blocking read returns at least this often (cheap: one command per 5 s per worker)
-HUB_COUNT = 64  # entries read per stream per round; the hub only needs to know that there are some
+HUB_BLOCK_MS = 5000  # the hub's blocking read returns at least this often (one command per 5 s per worker)
+HUB_COUNT = 512  # entries read per stream per round
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = weakref.WeakKeyDictionary()
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LogHub]] = weakref.WeakKeyDictionary()
+Entry = tuple[Any, dict[bytes, bytes]]
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _per_loop(name: str, make: Any) -> Any:
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = f"{name}:{chat_settings.REDIS_URL}"
+    if key not in per_loop:
+        per_loop[key] = make(chat_settings.REDIS_URL)
+    return per_loop[key]
+
+
+def _client(url: str, max_connections: int) -> aioredis.Redis:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=float(chat_settings.REDIS_POOL_TIMEOUT_SECONDS),
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 def redis_client() -> aioredis.Redis:
     """This worker's client for CHAT_REDIS_URL, on its bounded, waiting pool (a pool belongs to one event loop)."""
-    loop = asyncio.get_running_loop()
-    url = chat_settings.REDIS_URL
-    per_loop = _clients.setdefault(loop, {})
-    if url not in per_loop:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max(2, int(chat_settings.REDIS_MAX_CONNECTIONS)),
-            timeout=float(chat_settings.REDIS_POOL_TIMEOUT_SECONDS),
-            socket_connect_timeout=5,
-            health_check_interval=30,
-        )
-        per_loop[url] = aioredis.Redis(connection_pool=pool)
-    return per_loop[url]
+    return _per_loop("pool", lambda url: _client(url, max(1, int(chat_settings.REDIS_MAX_CONNECTIONS))))
 
 
 def log_hub() -> LogHub:
-    loop = asyncio.get_running_loop()
-    url = chat_settings.REDIS_URL
-    per_loop = _hubs.setdefault(loop, {})
-    if url not in per_loop:
-        per_loop[url] = LogHub(redis_client())
-    return per_loop[url]
+    return _per_loop("hub", lambda url: LogHub(_client(url, 1), redis_client()))
+
+
+def lease_keeper() -> LeaseKeeper:
+    return _per_loop("leases", lambda url: LeaseKeeper(_client(url, 1)))
+
+
+def stream_id(value: Any) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Subscription:
+    """What the hub read for one subscriber: batches of entries, each read from just after some id."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.inbox: list[tuple[tuple[int, int], list[Entry]]] = []
+
+    def deliver(self, start: tuple[int, int], entries: list[Entry]) -> None:
+        self.inbox.append((start, entries))
+        self.event.set()
+
+    def take(self, last: Any) -> list[Entry] | None:
+        """The delivered entries after `last`; None when some may be missing (read them yourself)."""
+        position = stream_id(last)
+        out: list[Entry] = []
+        batches, self.inbox = self.inbox, []
+        for start, entries in batches:
+            if start > position:
+                return None
+            for entry in entries:
+                entry_position = stream_id(entry[0])
+                if entry_position > position:
+                    out.append(entry)
+                    position = entry_position
+        return out
 
 
 class LogHub:
     """One blocking XREAD per worker for every Redis Stream its local readers wait on."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, blocking: aioredis.Redis, client: aioredis.Redis) -> None:
+        self.blocking = blocking  # a connection of its own: the blocking read never waits for the pool
         self.client = client
         self.wake_key = f"chat:wake:{secrets.token_hex(8)}"
         self._wake_last = "0-0"  # the wake stream is this hub's own: everything in it is a wake-up
-        self._positions: dict[str, str] = {}  # stream -> the last entry id the hub has seen
-        self._subscribers: dict[str, set[asyncio.Event]] = {}
+        self._positions: dict[str, tuple[int, int]] = {}  # stream -> the last entry id the hub has read
+        self._subscribers: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._wake_pending = False
 
     @property
     def followed(self) -> int:
         return len(self._subscribers)
 
+    def seen(self, key: str, last: Any) -> None:
+        """A subscriber has read `key` up to `last` itself: the hub need not read that part again."""
+        if key in self._positions:
+            self._positions[key] = max(self._positions[key], stream_id(last))
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, key: str, after: str = "0-0") -> AsyncIterator[asyncio.Event]:
-        """An event set whenever `key` gets entries (the first time for any after `after`). Read them yourself:
-        subscribe first, then clear the event before each read, so no entry can slip between read and wait."""
-        event = asyncio.Event()
+    async def subscribe(self, key: str) -> AsyncIterator[Subscription]:
+        """Entries of `key` delivered as they come (from the first one the first time the hub reads it).
+        Subscribe, then read what is there already; `take` whatever the hub delivers after that."""
+        subscription = Subscription()
         new = key not in self._subscribers
-        self._subscribers.setdefault(key, set()).add(event)
+        self._subscribers.setdefault(key, set()).add(subscription)
         if new:
-            self._positions[key] = after
+            self._positions[key] = (0, 0)
         try:
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._run())
-            elif new:
+            elif new and not self._wake_pending:  # one wake-up covers every stream added before the next read
+                self._wake_pending = True
                 await self._wake()
-            yield event
+            yield subscription
         finally:
             subscribers = self._subscribers.get(key)
             if subscribers is not None:
-                subscribers.discard(event)
+                subscribers.discard(subscription)
                 if not subscribers:
                     del self._subscribers[key]
                     self._positions.pop(key, None)
@@ -109,26 +163,64 @@ class LogHub:
 
     async def _run(self) -> None:
         while self._subscribers:
-            streams = {self.wake_key: self._wake_last, **self._positions}
+            self._wake_pending = False
+            streams: dict[Any, Any] = {self.wake_key: self._wake_last}
+            streams.update({key: f"{ms}-{seq}" for key, (ms, seq) in self._positions.items()})
             try:
-                response = await self.client.xread(streams, block=HUB_BLOCK_MS, count=HUB_COUNT)
+                response = await self.blocking.xread(streams, block=HUB_BLOCK_MS, count=HUB_COUNT)
             except Exception as exc:  # the hub must outlive any failure; readers poll meanwhile
-                logger.warning("chat log hub: read failed (%s); retrying", exc.__class__.__name__)
+                logger.warning("chat log hub: read failed (%s: %s); retrying", exc.__class__.__name__, exc)
                 await asyncio.sleep(0.2)
-                for subscribers in self._subscribers.values():  # readers re-check for themselves
-                    for event in subscribers:
-                        event.set()
+                for subscribers in self._subscribers.values():
+                    for subscription in subscribers:
+                        subscription.event.set()
                 continue
             for raw_key, entries in response or ():
                 if not entries:
                     continue
                 key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-                last = entries[-1][0]
-                last = last.decode() if isinstance(last, bytes) else last
                 if key == self.wake_key:
-                    self._wake_last = last
+                    last = entries[-1][0]
+                    self._wake_last = last.decode() if isinstance(last, bytes) else last
                     continue
-                if key in self._positions:
-                    self._positions[key] = last
-                for event in self._subscribers.get(key, ()):
-                    event.set()
+                start = self._positions.get(key)
+                if start is None:
+                    continue
+                self._positions[key] = max(start, stream_id(entries[-1][0]))
+                for subscription in self._subscribers.get(key, ()):
+                    subscription.deliver(start, entries)
+
+
+class LeaseKeeper:
+    """Refreshes the leases (`chat:active:{thread}`) of this worker's running generations, all in one pipeline."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._leases: dict[str, int] = {}  # key -> holders on this worker
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def holding(self, key: str) -> Any:
+        self._leases[key] = self._leases.get(key, 0) + 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        try:
+            yield
+        finally:
+            self._leases[key] -= 1
+            if not self._leases[key]:
+                del self._leases[key]
+
+    async def _run(self) -> None:
+        while self._leases:
+            await asyncio.sleep(max(chat_settings.LEASE_SECONDS / 3, 0.2))
+            keys = list(self._leases)
+            if not keys:
+                continue
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.expire(key, chat_settings.LEASE_SECONDS)
+                    await pipe.execute()
+            except Exception as exc:
+                logger.warning("chat leases: refresh failed (%s); retrying", exc.__class__.__name__)

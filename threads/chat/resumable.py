@@ -3,9 +3,9 @@
 Per thread, `chat:active:{thread}` names the running generation (the assistant message id) and is its
 lease: the owning worker refreshes its TTL while the model runs, so a worker that dies lets it lapse.
 Every chunk is written once, already framed, to the Redis Stream `chat:log:{generation}`; readers
-replay it from the first entry and follow it live until `[DONE]`. A stop request is an entry in the
-stream `chat:stop:{generation}`, which the owner follows, so it cancels the model call at once from any
-worker. Waiting costs no Redis connection: readers and stop watchers wait on the worker's `LogHub`
+replay it from the first entry and follow it live until `[DONE]`. A stop request is an entry of that
+log too (field `s`, skipped by readers); the owner follows its log, so it cancels the model call at once
+from any worker. Waiting costs no Redis connection: readers and stop watchers wait on the worker's `LogHub`
 (`threads.chat.logbus`), and every command goes through one bounded pool per worker.
 
 The end of a generation is one Lua script: `[DONE]` is logged and the thread is free in the same instant,
@@ -21,23 +21,27 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from chatauth.caller import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.logbus import log_hub, redis_client
+from threads.chat.logbus import lease_keeper, log_hub, redis_client, stream_id
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
 from threads.chat.stream import Generation, save_reply, start_generation
 
 logger = logging.getLogger(__name__)
 
-LOST_MESSAGE = "The server generating this reply stopped before it finished."
+_owned_here: set[str] = set()  # generations this process is running: alive, whatever their lease says
 
-# KEYS: log, active, stop. ARGV: the [DONE] frame, the log's TTL, the generation id.
+LOST_MESSAGE = "The server generating this reply stopped before it finished."
+STOP_FIELD = b"s"  # a log entry with this field (instead of `d`, a chunk) asks the owner to stop
+
+# KEYS: log, active. ARGV: the [DONE] frame, the log's TTL, the generation id.
 _FINISH = """
 redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('DEL', KEYS[3])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
@@ -51,10 +55,6 @@ def log_key(generation_id: str) -> str:
     return f"chat:log:{generation_id}"
 
 
-def stop_key(generation_id: str) -> str:
-    return f"chat:stop:{generation_id}"
-
-
 def reaped_key(generation_id: str) -> str:
     return f"chat:reaped:{generation_id}"
 
@@ -62,6 +62,35 @@ def reaped_key(generation_id: str) -> str:
 async def claim_thread(thread_id: str, generation_id: str) -> bool:
     """Mark the thread busy with this generation; False when another generation is still running."""
     return bool(await redis_client().set(active_key(thread_id), generation_id, nx=True, ex=chat_settings.LEASE_SECONDS))
+
+
+async def claim_thread_when_free(thread_id: str, generation_id: str, workspace: Workspace) -> bool:
+    """`claim_thread`, also when the running generation has saved its reply and is just ending (it logs
+    `[DONE]` and frees the thread a moment after the save): a client that saw the reply end, or stopped
+    it, can send the next message at once. False while a reply is really being generated."""
+    if await claim_thread(thread_id, generation_id):
+        return True
+    active = await active_generation(thread_id)
+    if active is not None and await run_db(_reply_status, thread_id, workspace, active) == "in_progress":
+        return False
+    for _ in range(100):
+        if await claim_thread(thread_id, generation_id):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def _reply_status(thread_id: str, workspace: Workspace, message_id: str) -> str | None:
+    try:
+        thread = services.thread_get(workspace=workspace, thread_id=thread_id)
+    except services.NotFound:
+        return None
+    return thread.messages.filter(message_id=message_id).values_list("status", flat=True).first()
+
+
+def holding_lease(thread_id: str) -> contextlib.AbstractContextManager[None]:
+    """Keep the thread's lease refreshed for the body of the `with` (with this worker's other leases)."""
+    return lease_keeper().holding(active_key(thread_id))
 
 
 async def release_thread(thread_id: str, generation_id: str) -> None:
@@ -75,62 +104,103 @@ async def active_generation(thread_id: str) -> str | None:
     return value.decode() if value else None
 
 
+class _LogWriter:
+    """Appends a generation's frames to its log in order, in batches: whatever piled up while the previous
+    batch was in flight goes in one pipeline (one pool connection for many chunks when Redis is busy).
+    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them."""
+
+    def __init__(self, client: Any, log: str) -> None:
+        self.client = client
+        self.log = log
+        self.pending: list[bytes] = []
+        self.flushing: asyncio.Task[None] | None = None
+        self.expiry_set = False
+
+    def write(self, frame: bytes) -> None:
+        self.pending.append(frame)
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        failures = 0
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for frame in batch:
+                        pipe.xadd(self.log, {"d": frame})
+                    if not self.expiry_set:
+                        # Bounded from the first chunk: a log whose owner crashes and nobody reads still goes.
+                        pipe.expire(self.log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
+                    await pipe.execute()
+                self.expiry_set = True
+                failures = 0
+            except RedisError as exc:
+                failures += 1
+                if failures > 20:
+                    logger.error("chat log: %s chunks could not be logged (%s)", len(batch), exc.__class__.__name__)
+                    continue
+                self.pending[:0] = batch
+                await asyncio.sleep(min(0.1 * failures, 2))
+
+    async def drain(self) -> None:
+        while self.flushing is not None and not self.flushing.done():
+            await asyncio.shield(self.flushing)
+
+
 async def _owned_run(generation: Generation) -> None:
+    _owned_here.add(generation.turn.assistant_message_id)
+    try:
+        await _run_owned(generation)
+    finally:
+        _owned_here.discard(generation.turn.assistant_message_id)
+
+
+async def _run_owned(generation: Generation) -> None:
     turn = generation.turn
     client = redis_client()
     log = log_key(turn.assistant_message_id)
-    expiry_set = False
+    writer = _LogWriter(client, log)
 
     async def emit(chunk: dict[str, Any]) -> None:
-        nonlocal expiry_set
-        if expiry_set:
-            await client.xadd(log, {"d": encode(chunk)})
-            return
-        # Bounded from the first chunk: a log whose owner crashes and that nobody reads still goes away.
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.xadd(log, {"d": encode(chunk)})
-            pipe.expire(log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
-            await pipe.execute()
-        expiry_set = True
-
-    async def heartbeat() -> None:
-        while True:
-            await asyncio.sleep(max(chat_settings.LEASE_SECONDS / 3, 0.2))
-            with contextlib.suppress(Exception):
-                await client.expire(active_key(turn.thread_id), chat_settings.LEASE_SECONDS)
+        writer.write(encode(chunk))
 
     run = asyncio.create_task(generation.run(emit))
 
     async def watch_for_stop() -> None:
-        key = stop_key(turn.assistant_message_id)
-        async with log_hub().subscribe(key) as event:
-            while True:
-                event.clear()
-                with contextlib.suppress(Exception):
-                    if await client.exists(key):
-                        generation.stop_requested = True
-                        run.cancel()
-                        return
-                with contextlib.suppress(TimeoutError):  # re-checked now and then, should the hub be down
-                    await asyncio.wait_for(event.wait(), timeout=max(chat_settings.LEASE_SECONDS, 1))
+        # A stop request is an entry of the log itself (`s`, which readers skip): the owner follows its log
+        # through the worker's hub like any reader, so watching costs neither a connection nor a stream.
+        async with log_hub().subscribe(log) as subscription:
+            while not any(STOP_FIELD in fields for _, batch in subscription.inbox for _, fields in batch):
+                subscription.inbox.clear()
+                subscription.event.clear()
+                try:
+                    await asyncio.wait_for(subscription.event.wait(), timeout=max(chat_settings.LEASE_SECONDS, 1))
+                except TimeoutError:  # re-checked now and then, should the hub be down
+                    with contextlib.suppress(RedisError):
+                        if any(STOP_FIELD in fields for _, fields in await client.xrange(log)):
+                            break
+        generation.stop_requested = True
+        run.cancel()
 
-    helpers = [asyncio.create_task(heartbeat()), asyncio.create_task(watch_for_stop())]
+    watcher = asyncio.create_task(watch_for_stop())
     try:
-        await run
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await emit({"type": "abort"} if generation.stop_requested else error_chunk(LOST_MESSAGE))
+        with holding_lease(turn.thread_id):
+            try:
+                await run
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await emit({"type": "abort"} if generation.stop_requested else error_chunk(LOST_MESSAGE))
     finally:
-        for task in helpers:
-            task.cancel()
+        watcher.cancel()
         await generation.end_unstarted()
+        await writer.drain()
         try:
             await client.eval(
                 _FINISH,
-                3,
+                2,
                 log,
                 active_key(turn.thread_id),
-                stop_key(turn.assistant_message_id),
                 DONE,
                 chat_settings.LOG_TTL_SECONDS,
                 turn.assistant_message_id,
@@ -151,11 +221,7 @@ async def request_stop(thread_id: str) -> str | None:
     generation_id = await active_generation(thread_id)
     if generation_id is None:
         return None
-    client = redis_client()
-    async with client.pipeline(transaction=False) as pipe:
-        pipe.xadd(stop_key(generation_id), {"stop": "1"})
-        pipe.expire(stop_key(generation_id), 60)
-        await pipe.execute()
+    await redis_client().xadd(log_key(generation_id), {STOP_FIELD: b"1"})  # the owner follows its log
     for _ in range(100):
         if await active_generation(thread_id) != generation_id:
             break
@@ -163,14 +229,31 @@ async def request_stop(thread_id: str) -> str | None:
     return generation_id
 
 
+async def _owner_seems_alive(generation_id: str) -> bool:
+    """Its lease has lapsed; but a lease is only refreshed as often as a very busy worker gets to it: the
+    owner is alive if it runs in this process, or if it logged a chunk less than a lease ago."""
+    if generation_id in _owned_here:
+        return True
+    client = redis_client()
+    newest = await client.xrevrange(log_key(generation_id), count=1)
+    if not newest:
+        return False
+    seconds, micros = await client.time()
+    age_ms = int(seconds) * 1000 + int(micros) // 1000 - stream_id(newest[0][0])[0]
+    return age_ms < chat_settings.LEASE_SECONDS * 1000
+
+
 async def _reap(thread_id: str, workspace: Workspace, generation_id: str) -> None:
     """The owner died: end the log for every reader and save what it had streamed as incomplete."""
     client = redis_client()
+    if generation_id in _owned_here:
+        return
     if not await client.set(reaped_key(generation_id), 1, nx=True, ex=chat_settings.LOG_TTL_SECONDS):
         return  # another reader or request is doing it
+    logger.warning("chat: the generation %s lost its lease without finishing: closing it as incomplete", generation_id)
     assembler = MessageAssembler()
     for _, fields in await client.xrange(log_key(generation_id)):
-        data = fields[b"d"]
+        data = fields.get(b"d", b"")
         if data.startswith(b"data: {"):
             assembler.add(json.loads(data[6:]))
     for chunk in (error_chunk(LOST_MESSAGE), {"type": "finish", "finishReason": "error"}):
@@ -195,7 +278,7 @@ async def reap_orphans(thread_id: str, workspace: Workspace) -> None:
         return
     active = await active_generation(thread_id)
     for generation_id in orphans:
-        if generation_id != active:
+        if generation_id != active and not await _owner_seems_alive(generation_id):
             await _reap(thread_id, workspace, generation_id)
 
 
@@ -213,33 +296,55 @@ async def read_generation(thread_id: str, workspace: Workspace, generation_id: s
     Between chunks it waits on the worker's hub, holding no Redis connection (and no database connection).
     """
     client = redis_client()
+    hub = log_hub()
     log = log_key(generation_id)
-    last: bytes | str = "0-0"
-    async with log_hub().subscribe(log) as event:
+    last: Any = "0-0"
+    async with hub.subscribe(log) as subscription:
+        read_myself = True  # first, and whenever the hub's deliveries may have a gap
         while True:
-            event.clear()
-            response = await client.xread({log: last}, count=256)
-            if response:
-                for entry_id, fields in response[0][1]:
+            subscription.event.clear()
+            entries = None if read_myself else subscription.take(last)
+            if entries is None:
+                try:
+                    response = await client.xread({log: last}, count=256)
+                except RedisError:
+                    logger.warning("chat resume: reading the log failed; retrying")
+                    yield KEEPALIVE
+                    await asyncio.sleep(0.5)
+                    continue
+                entries = response[0][1] if response else []
+                read_myself = False
+                if entries:
+                    hub.seen(log, entries[-1][0])
+            if entries:
+                for entry_id, fields in entries:
                     last = entry_id
-                    data = fields[b"d"]
+                    data = fields.get(b"d")
+                    if data is None:  # a stop request, for the owner
+                        continue
                     yield data
                     if data == DONE:
                         return
                 continue
             try:
-                await asyncio.wait_for(event.wait(), timeout=max(chat_settings.KEEPALIVE_SECONDS, 0.05))
+                await asyncio.wait_for(subscription.event.wait(), timeout=max(chat_settings.KEEPALIVE_SECONDS, 0.05))
                 continue
             except TimeoutError:
                 pass
             # Nothing new for a while: if the lease has lapsed without a `[DONE]`, the owner is gone
             # (the owner frees the lease and logs `[DONE]` in one step: look again before deciding).
-            if await active_generation(thread_id) != generation_id:
-                if await client.xread({log: last}, count=1):
-                    continue
-                if not await client.exists(log):
-                    yield encode(error_chunk(LOST_MESSAGE))
-                    yield DONE
-                    return
-                await _reap(thread_id, workspace, generation_id)
+            with contextlib.suppress(RedisError):
+                if await active_generation(thread_id) != generation_id:
+                    if await client.xread({log: last}, count=1):
+                        read_myself = True
+                        continue
+                    if await _owner_seems_alive(generation_id):
+                        yield KEEPALIVE
+                        continue
+                    if not await client.exists(log):
+                        yield encode(error_chunk(LOST_MESSAGE))
+                        yield DONE
+                        return
+                    await _reap(thread_id, workspace, generation_id)
+                    read_myself = True
             yield KEEPALIVE

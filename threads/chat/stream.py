@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from chatauth.caller import Workspace
 from config import metrics
 from threads import services
-from threads.chat import titles
+from threads.chat import stops, titles
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
@@ -135,6 +135,16 @@ def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
     )
 
 
+def _stopped_by_client(*, turn: Turn) -> bool:
+    if not stops.stopped_by_client(turn.assistant_message_id):
+        return False
+    try:
+        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
+        return stops.mark_stopped(services.message_get(thread=thread, message_id=turn.assistant_message_id))
+    except services.NotFound:
+        return False
+
+
 def save_title(*, turn: Turn, title: str) -> None:
     try:
         thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
@@ -160,6 +170,7 @@ class Generation:
     status: str = "in_progress"
     stop_requested: bool = False
     started: bool = False
+    cancelled: bool = False
 
     def __post_init__(self) -> None:
         if self.turn.continued_parts and not self.assembler.parts:
@@ -201,6 +212,7 @@ class Generation:
             self.status = "complete" if self.assembler.finish_reason != "error" else "incomplete"
         except asyncio.CancelledError:
             self.status = "stopped" if self.stop_requested else "incomplete"
+            self.cancelled = True
             raise
         except Exception as exc:  # upstream failures become a chunk, never a 500 or a hung stream
             logger.warning("chat upstream failed: %s", exc.__class__.__name__)
@@ -237,7 +249,18 @@ class Generation:
         # Saved as streamed: the metadata the client received (the status is the message's own column).
         content = self.assembler.message(self.assembler.metadata or None)
         try:
-            await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
+            for attempt in range(5):  # a database briefly locked (SQLite) or unreachable must not lose the reply
+                try:
+                    await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
+                    break
+                except OperationalError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.1 * (attempt + 1))
+            if self.cancelled and self.status == "incomplete":
+                # Its client left: if it left by stopping (it saved the reply since), the reply is stopped.
+                if await asyncio.shield(run_db(_stopped_by_client, turn=self.turn)):
+                    self.status = "stopped"
         except Exception:
             logger.exception("saving the assistant message failed")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from chatauth.caller import ANONYMOUS, Caller
 from config.errors import json_error
@@ -24,6 +24,7 @@ from threads.chat.limits import (
     SlotLease,
     acquire_slot,
     check_rate,
+    in_cache_thread,
 )
 from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
 from threads.chat.request import BadChatRequest, parse_chat_request
@@ -65,7 +66,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
         chat_request = parse_chat_request(request.body)
     except BadChatRequest as exc:
         return json_error("invalid_request", str(exc), 400)
-    limited = await sync_to_async(check_rate)(principal.user_id)
+    limited = await in_cache_thread(check_rate, principal.user_id)
     if limited:
         return _too_many(limited)
     try:
@@ -83,6 +84,14 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return json_error("not_found", "Thread not found.", 404)
     except services.InvalidParent as exc:
         return json_error("invalid_request", str(exc), 400)
+    except RedisError:
+        return _redis_unavailable()
+
+
+def _redis_unavailable() -> JsonResponse:
+    response = json_error("stream_store_unavailable", "Resumable chat is unavailable right now. Retry shortly.", 503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
@@ -100,7 +109,7 @@ async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease
     # A tool continuation streams into the assistant message it names; anything else into a new one.
     last = chat_request.messages[-1]
     generation_id = last["id"] if last["role"] == "assistant" else Message.new_id()
-    if not await resumable.claim_thread(thread.id, generation_id):
+    if not await resumable.claim_thread_when_free(thread.id, generation_id, workspace):
         return json_error(
             "generation_in_progress",
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
@@ -108,9 +117,10 @@ async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease
             409,
         )
     try:
-        turn = await run_db(
-            append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
-        )
+        with resumable.holding_lease(thread.id):  # a burst may queue this for longer than a lease lasts
+            turn = await run_db(
+                append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
+            )
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)
         # A refused first turn leaves no empty thread behind.
@@ -146,7 +156,7 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
-    limited = await sync_to_async(check_rate)(principal.user_id, scope="title")
+    limited = await in_cache_thread(check_rate, principal.user_id, scope="title")
     if limited:
         return _too_many(limited)
     try:
@@ -174,17 +184,24 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
         return json_error("not_found", "Thread not found.", 404)
     if not chat_settings.RESUMABLE:
         return HttpResponse(status=204)
+    try:
+        return await _resume_or_stop(request, principal, thread.id)
+    except RedisError:
+        return _redis_unavailable()
+
+
+async def _resume_or_stop(request: HttpRequest, principal: Caller, thread_id: str) -> HttpResponse:
     if request.method == "DELETE":
-        stopped = await resumable.request_stop(thread.id)
+        stopped = await resumable.request_stop(thread_id)
         return HttpResponse(status=204) if stopped is None else JsonResponse({"stopped": stopped})
-    generation_id = await resumable.active_generation(thread.id)
+    generation_id = await resumable.active_generation(thread_id)
     if generation_id is None:
-        await resumable.reap_orphans(thread.id, principal.workspace)
+        await resumable.reap_orphans(thread_id, principal.workspace)
         return HttpResponse(status=204)
     try:
         # A reader holds one of the user's CHAT_MAX_STREAM_READERS slots (shared by every worker) while open.
         async with acquire_slot(principal.user_id, READERS) as reader:
-            events = resumable.read_generation(thread.id, principal.workspace, generation_id)
+            events = resumable.read_generation(thread_id, principal.workspace, generation_id)
             return _event_stream(_holding(reader.transfer(), events))
     except LimitExceeded as exc:
         return _too_many(exc.limited)
