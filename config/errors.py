@@ -47,6 +47,18 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {detail}" if prefix else str(detail)]
 
 
+def _signed_out_message(exc: exceptions.NotAuthenticated, view: Any) -> str:
+    """DRF raises a bare `NotAuthenticated` for a caller with no credentials; say what the view's permission
+    says (`IsSignedIn`: `SIGN_IN_REQUIRED`, the message `/api/chat` gives too) rather than DRF's default."""
+    if str(exc.detail) != str(exceptions.NotAuthenticated.default_detail):
+        return str(exc.detail)
+    for permission in getattr(view, "permission_classes", ()):
+        message = getattr(permission, "message", None)
+        if isinstance(message, str):
+            return message
+    return SIGN_IN_REQUIRED
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF errors as `{error, message}`; validation errors also keep their per-field `details`."""
     if isinstance(exc, Http404):
@@ -57,7 +69,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("invalid_request", "; ".join(_flatten(exc.detail)), details=exc.detail)
     elif isinstance(exc, exceptions.NotAuthenticated):
-        body = error_body("unauthorized", str(exc.detail))
+        body = error_body("unauthorized", _signed_out_message(exc, context.get("view")))
     elif isinstance(exc, exceptions.AuthenticationFailed):
         # The code is the credential's reason (Clerk's codes: token-expired, ...); DRF's default says nothing.
         code = exc.get_codes()
