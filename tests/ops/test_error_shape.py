@@ -44,11 +44,15 @@ def test_dev_session_with_the_issuer_off_is_a_json_404(url: str, settings: Any) 
     assert shape(httpx.post(f"{url}/dev/session", json={"user": "u"}, timeout=20)) == (404, "not_found")
 
 
-def test_methods_not_allowed_are_json_405s_with_allow(url: str, dev_issuer_on: None) -> None:
+def test_methods_not_allowed_are_json_405s_with_allow(url: str, make_token: Any) -> None:
     plain = httpx.get(f"{url}/dev/session", timeout=20)  # a plain Django view's HttpResponseNotAllowed
     assert shape(plain) == (405, "method_not_allowed") and plain.headers["allow"] == "POST"
     assert "POST" in plain.json()["message"]
-    assert shape(httpx.post(f"{url}/healthz", timeout=20)) == (405, "method_not_allowed")
+    assert shape(httpx.request("TRACE", f"{url}/healthz", timeout=20)) == (405, "method_not_allowed")
+    signed_in = {"Authorization": f"Bearer {make_token('user_405')}"}
+    assert shape(httpx.put(f"{url}/api/threads", headers=signed_in, timeout=20)) == (405, "method_not_allowed")
+    # An unsafe method on a plain view that is not CSRF-exempt: Django's CSRF page becomes JSON too.
+    assert shape(httpx.post(f"{url}/healthz", timeout=20)) == (403, "forbidden")
     assert shape(httpx.get(f"{url}/api/chat", timeout=20)) == (405, "method_not_allowed")
 
 
