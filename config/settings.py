@@ -169,6 +169,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workspace-scoped chat threads and messages behind Clerk sign-in.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "threads.models.MESSAGE_STATUSES",
+        "RunReportStatusEnum": ["completed", "incomplete", "error"],
+    },
+    # The async chat views, health and readiness (not DRF views), described in threads.openapi.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "threads.openapi.add_plain_views",
+    ],
 }
 
 _clerk_configured = any(
@@ -226,6 +235,8 @@ if env.bool("SECURE_PROXY_SSL", default=False):
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load-balancer probes speak plain HTTP
 SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD: bool = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE: bool = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE: bool = SESSION_COOKIE_SECURE
 
