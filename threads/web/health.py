@@ -1,4 +1,4 @@
-"""`/healthz` (the process answers) and `/readyz` (it can serve: database, cache, session-token keys).
+"""`/healthz` (the process answers) and `/readyz` (it can serve: database, cache, session-token keys, a model).
 
 Both are public and say nothing secret: only which check failed and a short reason. A load balancer
 should route traffic on `/readyz` and restart on `/healthz`.
@@ -20,6 +20,7 @@ from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, session_key_source
 from config.errors import json_error
 from config.middleware import close_broken_connections
+from threads.chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,20 @@ def check_session_keys() -> Check:
     return (True, "jwks cached") if cached else (False, "the JWKS could not be loaded")
 
 
+def check_model() -> Check:
+    """`/api/chat` needs a model: a provider key, or the development model switched on explicitly (or by DEBUG)."""
+    if chat_settings.OPENAI_API_KEY:
+        return True, "openai-compatible provider"
+    if chat_settings.DEV_MODEL:
+        return True, "development model"
+    return False, "no model provider: set OPENAI_API_KEY (or CHAT_DEV_MODEL=true for the offline development model)"
+
+
 READINESS_CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "cache": check_cache,
     "jwks": check_session_keys,
+    "model": check_model,
 }
 
 
