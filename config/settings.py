@@ -14,13 +14,35 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG: bool = env.bool("DEBUG", default=False)
+# Development without ceremony: with none of these set (a fresh clone, `make run`, `manage.py ...`), DEBUG defaults
+# to on, with the development issuer, the offline model and SQLite. Any one of them says "this is a deployment":
+# DEBUG then defaults to off and every production requirement below is enforced (SECRET_KEY, ALLOWED_HOSTS, a
+# Clerk key). An explicit DEBUG always wins.
+PRODUCTION_SIGNALS = (
+    "DATABASE_URL",
+    "CACHE_URL",
+    "ALLOWED_HOSTS",
+    "SECRET_KEY",
+    "CLERK_PUBLISHABLE_KEY",
+    "CLERK_SECRET_KEY",
+    "CLERK_JWT_KEY",
+    "CLERK_JWKS_URL",
+)
+PRODUCTION_SIGNALS_PRESENT: list[str] = [name for name in PRODUCTION_SIGNALS if env.str(name, default="")]
+DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION_SIGNALS_PRESENT)
 
 _DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
 SECRET_KEY: str = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off"
+            + (
+                f" (DEBUG is off because {', '.join(PRODUCTION_SIGNALS_PRESENT)} is set)."
+                if PRODUCTION_SIGNALS_PRESENT
+                else "."
+            )
+        )
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])

@@ -5,6 +5,7 @@ The environment still wins (DATABASE_URL selects PostgreSQL, CACHE_URL selects R
 
 import os
 
+os.environ.setdefault("DEBUG", "false")  # the suite runs as production does, even with no production signal set
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")  # static files from the apps: no collectstatic in tests
 
