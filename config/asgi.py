@@ -9,6 +9,7 @@ not a reason for the import to fail). `WARM_UP=false` skips it.
 
 import logging
 import os
+import threading
 import time
 
 from django.core.asgi import get_asgi_application
@@ -78,7 +79,7 @@ def _warm_rendering() -> None:
     JSONRenderer().render({"warm": True})
 
 
-def warm_up() -> None:
+def _warm_up() -> None:
     started = time.perf_counter()
     for step in (_warm_urls, _warm_settings, _warm_keys, _warm_database, _warm_rendering):
         try:
@@ -86,6 +87,14 @@ def warm_up() -> None:
         except Exception as exc:
             logger.warning("warm-up step %s failed: %s", step.__name__, exc.__class__.__name__)
     logger.debug("warm-up done in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+def warm_up() -> None:
+    """In a thread of its own, joined: uvicorn imports this module inside its running event loop, where Django
+    refuses database work (and the connection opened belongs to that thread, closed when done)."""
+    thread = threading.Thread(target=_warm_up, name="warm-up")
+    thread.start()
+    thread.join()
 
 
 if os.environ.get("WARM_UP", "true").lower() not in {"0", "false", "no", "off"}:

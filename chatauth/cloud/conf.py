@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "CORS_ALLOWED_ORIGINS": Setting(
         lambda: environ.Env().list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]), env="CORS_ALLOWED_ORIGINS", cast=list
     ),
-    "CORS_PATH_PREFIXES": ["/api/", "/v1/"],
+    # /dev/ is the development sign-in (`POST /dev/session`, which exists only while the development issuer is on).
+    "CORS_PATH_PREFIXES": ["/api/", "/v1/", "/dev/"],
     "CORS_MAX_AGE_SECONDS": 600,
 }
 
