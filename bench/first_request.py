@@ -1,6 +1,7 @@
 """First-request latency of a fresh worker vs its steady state: `python bench/first_request.py [--runs 3]`.
 
-Starts `uvicorn config.asgi:application` (development settings, SQLite in a temp dir), waits until the port accepts
+`WARM_UP=false` measures a worker without the start-up warm-up. Starts `uvicorn config.asgi:application`
+(development settings, SQLite in a temp dir), waits until the port accepts
 connections (not until a request succeeds: that request would be the one measured), then times the first
 `GET /api/threads` with a Bearer token and the next 100. Prints the first request and the median of the rest.
 """
@@ -80,7 +81,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="first-request-")
-    basics = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV"}}
+    basics = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV", "WARM_UP"}}
     env = {**basics, "DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3", "LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     token = subprocess.run(

@@ -1,10 +1,10 @@
 """The ASGI application, warmed before the worker takes traffic.
 
 Django resolves its URL configuration, DRF its settings, our apps their keys and settings lazily, on first use: left
-alone, a fresh worker's first request pays for all of it (about 2 s here, vs ~10 ms for later ones). `warm_up()`
-does that work at start-up instead, in the process uvicorn forks for each worker. Each step is best effort: a
-failure is logged and the request that needs the thing reports it as before (a broken key is `/readyz`'s business,
-not a reason for the import to fail). `WARM_UP=false` skips it.
+alone, a fresh worker's first request pays for all of it (1.3-4.4 s in `bench/first_request.py`, vs ~10 ms for
+later ones). `warm_up()` does that work at start-up instead, in the process uvicorn forks for each worker. Each
+step is best effort: a failure is logged and the request that needs the thing reports it as before (a broken key
+is `/readyz`'s business, not a reason for the import to fail). `WARM_UP=false` skips it.
 """
 
 import logging
@@ -25,11 +25,11 @@ WARM_PATHS = ("/api/threads", "/api/chat", "/api/chat/x/stream", "/v1/threads", 
 
 
 def _warm_urls() -> None:
-    from django.urls import get_resolver, resolve
+    from django.urls import resolve, reverse
 
     for path in WARM_PATHS:
         resolve(path)
-    get_resolver().url_patterns  # noqa: B018
+    reverse("admin:index")  # populates the reverse lookups (the Clerk middleware reverses this on every request)
 
 
 def _warm_settings() -> None:
