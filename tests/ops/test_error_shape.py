@@ -72,3 +72,15 @@ def test_one_signed_out_message_on_the_api_face(url: str) -> None:
         assert shape(response) == (401, "unauthorized")
         assert response.json()["message"] == SIGN_IN_REQUIRED
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_server_error_on_an_api_path_is_json_and_html_for_a_browser_elsewhere() -> None:
+    from django.test import RequestFactory
+
+    from config.errors import handler500
+
+    api = handler500(RequestFactory().get("/api/threads"))
+    assert api.status_code == 500 and api["Content-Type"] == "application/json"
+    assert api.content.startswith(b'{"error": "server_error"')
+    page = handler500(RequestFactory().get("/somewhere", HTTP_ACCEPT="text/html"))
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
