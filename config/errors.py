@@ -150,9 +150,9 @@ _BODY_HEADERS = {"content-type", "content-length", "content-encoding", "content-
 
 def as_json_error(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """A 4xx/5xx response that is not already JSON (`HttpResponseNotAllowed`, Django's CSRF page, a bare 404)
-    becomes `{error, message}` on JSON paths, keeping `Allow`, `Retry-After`, `WWW-Authenticate` and the rest."""
-    if response.status_code < 400 or response.streaming or not wants_json(request):
-        return response
+    becomes `{error, message}` on the API paths, keeping `Allow`, `Retry-After`, `WWW-Authenticate` and the rest."""
+    if response.status_code < 400 or response.streaming or not request.path.startswith(JSON_PATH_PREFIXES):
+        return response  # elsewhere (the browser app's page) an error page may be meant as HTML
     if response.get("Content-Type", "").startswith("application/json"):
         return response
     replacement = status_error(response.status_code, allow=response.get("Allow", ""))
