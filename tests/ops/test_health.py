@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _a_model(settings):
     """These tests are about the other checks: the development model stands in for a provider."""
-    settings.CHAT = {"DEV_MODEL": True}
+    settings.CHAT = {"DEV_MODEL": True, "RESUMABLE": False}
 
 
 def readyz():

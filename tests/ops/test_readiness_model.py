@@ -30,3 +30,12 @@ def test_a_provider_key_or_the_explicit_development_model_is_ready(
     settings.CHAT = {"OPENAI_API_KEY": "", "DEV_MODEL": True}
     ready = httpx.get(f"{live_server_url}/readyz", timeout=20)
     assert ready.status_code == 200 and ready.json()["checks"]["model"]["detail"] == "development model"
+
+
+def test_resumable_chat_needs_its_redis(settings: Any, dev_issuer_on: None, live_server_url: str) -> None:
+    settings.CHAT = {"DEV_MODEL": True, "RESUMABLE": True, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    down = httpx.get(f"{live_server_url}/readyz", timeout=20)
+    assert down.status_code == 503 and down.json()["checks"]["chat_redis"]["ok"] is False
+    settings.CHAT = {"DEV_MODEL": True, "RESUMABLE": False}
+    ready = httpx.get(f"{live_server_url}/readyz", timeout=20)
+    assert ready.status_code == 200 and "chat_redis" not in ready.json()["checks"]

@@ -101,6 +101,21 @@ def check_model() -> Check:
     return False, "no model provider: set OPENAI_API_KEY (or CHAT_DEV_MODEL=true for the offline development model)"
 
 
+def check_chat_redis() -> Check:
+    """Resumable generations keep their logs in Redis (`CHAT_REDIS_URL`): it must answer."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(chat_settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return False, f"unreachable ({exc.__class__.__name__})"
+    return True, "ok"
+
+
 READINESS_CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "cache": check_cache,
@@ -109,10 +124,17 @@ READINESS_CHECKS: dict[str, Callable[[], Check]] = {
 }
 
 
+def readiness_checks() -> dict[str, Callable[[], Check]]:
+    """What a request will need: the chat Redis only where generations are resumable (it is configured)."""
+    if chat_settings.RESUMABLE:
+        return {**READINESS_CHECKS, "chat_redis": check_chat_redis}
+    return READINESS_CHECKS
+
+
 @never_cache
 @get_only
 def readyz(request: HttpRequest) -> JsonResponse:
-    results = {name: check() for name, check in READINESS_CHECKS.items()}
+    results = {name: check() for name, check in readiness_checks().items()}
     ready = all(ok for ok, _ in results.values())
     if not ready:
         logger.warning("not ready: %s", ", ".join(name for name, (ok, _) in results.items() if not ok))
