@@ -1,4 +1,4 @@
-"""CORS for front ends on other origins calling `/api` and `/v1`: one origins list, one origin rule.
+"""CORS for front ends on other origins calling `/api`, `/v1` (and `/dev/session` in development): one list, one rule.
 
 - Origins: `CORS_ALLOWED_ORIGINS` (`CLOUD_CORS_ALLOWED_ORIGINS` is its deprecated alias, read when the new name is
   unset), compared with `config.origins.normalize_origin`, the function the cookie CSRF check uses too.
