@@ -18,6 +18,7 @@ from rest_framework.request import Request
 
 from chatauth.caller import ANONYMOUS, Caller
 from chatauth.jwt import TokenVerificationError
+from config.messages import SIGN_IN_REQUIRED
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _caller(request: Request) -> Caller | None:
 class IsSignedIn(BasePermission):
     """Signed in with a verified Clerk session; checks the caller, so no database read is needed."""
 
-    message = "Sign in required: send a Clerk session token as a Bearer token or the __session cookie."
+    message = SIGN_IN_REQUIRED
 
     def has_permission(self, request: Request, view: Any) -> bool:
         caller = _caller(request)

@@ -1,7 +1,101 @@
+"""The ASGI application, warmed before the worker takes traffic.
+
+Django resolves its URL configuration, DRF its settings, our apps their keys and settings lazily, on first use: left
+alone, a fresh worker's first request pays for all of it (1.3-4.4 s in `bench/first_request.py`, vs ~10 ms for
+later ones). `warm_up()` does that work at start-up instead, in the process uvicorn forks for each worker. Each
+step is best effort: a failure is logged and the request that needs the thing reports it as before (a broken key
+is `/readyz`'s business, not a reason for the import to fail). `WARM_UP=false` skips it.
+"""
+
+import logging
 import os
+import threading
+import time
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_asgi_application()
+
+logger = logging.getLogger("config.asgi")
+
+# Paths resolved at start-up: resolving imports every view module (DRF, drf-spectacular, the chat stack).
+WARM_PATHS = ("/api/threads", "/api/chat", "/api/chat/x/stream", "/v1/threads", "/api/assistant-ui-token", "/readyz")
+
+
+def _warm_urls() -> None:
+    from django.urls import resolve, reverse
+
+    for path in WARM_PATHS:
+        resolve(path)
+    reverse("admin:index")  # populates the reverse lookups (the Clerk middleware reverses this on every request)
+
+
+def _warm_settings() -> None:
+    from chatauth.clerk.conf import clerk_settings
+    from chatauth.cloud.conf import cloud_settings
+    from threads.chat.conf import chat_settings
+    from threads.conf import threads_settings
+
+    for namespace in (clerk_settings, cloud_settings, chat_settings, threads_settings):
+        for name in namespace.names():
+            getattr(namespace, name)
+    cloud_settings.signing_keys  # noqa: B018  (parsed once)
+
+
+def _warm_keys() -> None:
+    """The session-token key source and the crypto behind it; with the development issuer, a token round trip."""
+    from chatauth.clerk.conf import clerk_settings
+    from chatauth.clerk.tokens import verify_session_token
+    from chatauth.keys import PemKeySource, session_key_source
+
+    source = session_key_source()
+    if isinstance(source, PemKeySource):
+        source.key_for(None)
+    if clerk_settings.uses_dev_issuer:
+        from chatauth.clerk.devissuer import dev_issuer
+
+        verify_session_token(dev_issuer().mint("user_warmup", ttl=60))
+    from chatauth.caller import Workspace
+    from chatauth.cloud.tokens import mint, verify
+
+    verify(mint(Workspace("user_warmup", None)))
+
+
+def _warm_database() -> None:
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        connection.close()
+
+
+def _warm_rendering() -> None:
+    from rest_framework.renderers import JSONRenderer
+
+    JSONRenderer().render({"warm": True})
+
+
+def _warm_up() -> None:
+    started = time.perf_counter()
+    for step in (_warm_urls, _warm_settings, _warm_keys, _warm_database, _warm_rendering):
+        try:
+            step()
+        except Exception as exc:
+            logger.warning("warm-up step %s failed: %s", step.__name__, exc.__class__.__name__)
+    logger.debug("warm-up done in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+def warm_up() -> None:
+    """In a thread of its own, joined: uvicorn imports this module inside its running event loop, where Django
+    refuses database work (and the connection opened belongs to that thread, closed when done)."""
+    thread = threading.Thread(target=_warm_up, name="warm-up")
+    thread.start()
+    thread.join()
+
+
+if os.environ.get("WARM_UP", "true").lower() not in {"0", "false", "no", "off"}:
+    warm_up()

@@ -14,13 +14,35 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG: bool = env.bool("DEBUG", default=False)
+# Development without ceremony: with none of these set (a fresh clone, `make run`, `manage.py ...`), DEBUG defaults
+# to on, with the development issuer, the offline model and SQLite. Any one of them says "this is a deployment":
+# DEBUG then defaults to off and every production requirement below is enforced (SECRET_KEY, ALLOWED_HOSTS, a
+# Clerk key). An explicit DEBUG always wins.
+PRODUCTION_SIGNALS = (
+    "DATABASE_URL",
+    "CACHE_URL",
+    "ALLOWED_HOSTS",
+    "SECRET_KEY",
+    "CLERK_PUBLISHABLE_KEY",
+    "CLERK_SECRET_KEY",
+    "CLERK_JWT_KEY",
+    "CLERK_JWKS_URL",
+)
+PRODUCTION_SIGNALS_PRESENT: list[str] = [name for name in PRODUCTION_SIGNALS if env.str(name, default="")]
+DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION_SIGNALS_PRESENT)
 
 _DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
 SECRET_KEY: str = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off"
+            + (
+                f" (DEBUG is off because {', '.join(PRODUCTION_SIGNALS_PRESENT)} is set)."
+                if PRODUCTION_SIGNALS_PRESENT
+                else "."
+            )
+        )
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -48,6 +70,9 @@ MIDDLEWARE = [
     # Counts and times every request by URL route and status (static files excluded): GET /metrics.
     "config.metrics_http.MetricsMiddleware",
     "chatauth.cloud.cors.CorsMiddleware",
+    # Inside CORS (so its headers land on the rewritten response): every non-JSON 4xx/5xx on an API path, e.g. a
+    # plain view's 405 or Django's CSRF page, becomes `{error, message}`.
+    "config.errors.JsonErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -186,6 +211,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workspace-scoped chat threads and messages behind Clerk sign-in.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "threads.models.MESSAGE_STATUSES",
+        "RunReportStatusEnum": ["completed", "incomplete", "error"],
+    },
+    # The async chat views, health and readiness (not DRF views), described in threads.openapi.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "threads.openapi.add_plain_views",
+    ],
 }
 
 _clerk_configured = any(
@@ -245,6 +279,8 @@ if env.bool("SECURE_PROXY_SSL", default=False):
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load-balancer probes speak plain HTTP
 SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD: bool = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE: bool = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE: bool = SESSION_COOKIE_SECURE
 

@@ -6,6 +6,7 @@ database, Redis database and cache key prefix (tests/support/isolation.py), so r
 
 import os
 
+os.environ.setdefault("DEBUG", "false")  # the suite runs as production does, even with no production signal set
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")  # static files from the apps: no collectstatic in tests
 

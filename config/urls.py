@@ -1,6 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# `{error, message}` for API paths (HTML for the admin and browsers elsewhere): see config.errors.
+handler400 = "config.errors.handler400"
+handler403 = "config.errors.handler403"
+handler404 = "config.errors.handler404"
+handler500 = "config.errors.handler500"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("threads.web.ops_urls")),

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
@@ -20,6 +19,7 @@ from chatauth.clerk.tokens import verify_session_token
 from chatauth.clerk.users import get_or_create_clerk_user
 from chatauth.jwt import TokenVerificationError
 from config.middleware import HybridMiddleware
+from config.origins import origin_in
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ def token_from_request(request: HttpRequest) -> tuple[str, TokenSource] | None:
     return None
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
 def cookie_origin_allowed(request: HttpRequest) -> bool:
     """CSRF for cookie-borne tokens: an unsafe request must come from an authorized party.
 
@@ -52,13 +47,8 @@ def cookie_origin_allowed(request: HttpRequest) -> bool:
     """
     if request.method in SAFE_METHODS:
         return True
-    origin = request.META.get("HTTP_ORIGIN", "")
-    if not origin or origin == "null":
-        return False
-    allowed = {_origin_of(p) for p in clerk_settings.AUTHORIZED_PARTIES}
-    if not allowed:
-        allowed = {f"{request.scheme}://{request.get_host()}".lower()}
-    return _origin_of(origin) in allowed
+    allowed = list(clerk_settings.AUTHORIZED_PARTIES) or [f"{request.scheme}://{request.get_host()}"]
+    return origin_in(request.META.get("HTTP_ORIGIN", ""), allowed)
 
 
 def authenticate_request(request: HttpRequest) -> AuthState:

@@ -7,6 +7,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
+import environ
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -35,9 +36,13 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_TTL_SECONDS": 3600,
     "JWKS_REFRESH_INTERVAL_SECONDS": 60,
     "JWKS_TIMEOUT_SECONDS": 3.0,
-    # CORS for front ends calling /v1 directly.
-    "CORS_ALLOWED_ORIGINS": [],
-    "CORS_PATH_PREFIXES": ["/v1/"],
+    # CORS for front ends on other origins calling /api and /v1 (chatauth.cloud.cors). CORS_ALLOWED_ORIGINS is the
+    # variable; CLOUD_CORS_ALLOWED_ORIGINS, its old name, is still read when the new one is unset (deprecated).
+    "CORS_ALLOWED_ORIGINS": Setting(
+        lambda: environ.Env().list("CLOUD_CORS_ALLOWED_ORIGINS", default=[]), env="CORS_ALLOWED_ORIGINS", cast=list
+    ),
+    # /dev/ is the development sign-in (`POST /dev/session`, which exists only while the development issuer is on).
+    "CORS_PATH_PREFIXES": ["/api/", "/v1/", "/dev/"],
     "CORS_MAX_AGE_SECONDS": 600,
 }
 

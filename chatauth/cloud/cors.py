@@ -1,33 +1,43 @@
-"""CORS for front ends that call /v1 directly: configured origins only, bearer tokens only (no cookies).
+"""CORS for front ends on other origins calling `/api`, `/v1` (and `/dev/session` in development): one list, one rule.
 
-Allowed request headers: Authorization, Content-Type, Accept and any `Aui-*`; the `Authorization`
-response header (the token exchange of provider JWTs) is exposed. A preflight is answered here, before
-authentication runs. Credentials mode is never enabled: /v1 does not use cookies.
+- Origins: `CORS_ALLOWED_ORIGINS` (`CLOUD_CORS_ALLOWED_ORIGINS` is its deprecated alias, read when the new name is
+  unset), compared with `config.origins.normalize_origin`, the function the cookie CSRF check uses too.
+- Credentials (`Access-Control-Allow-Credentials: true`) only on `/api` (the only face that reads the `__session`
+  cookie) and only for origins that are also Clerk authorized parties (`CLERK_AUTHORIZED_PARTIES`): those are the
+  origins whose cookie a state-changing request may carry. `/v1` never uses cookies.
+- Request headers: Authorization, Content-Type, Accept and any `Aui-*`; the `Authorization` response header (the
+  token exchange of provider JWTs) is exposed; a preflight is cached for `CLOUD_CORS_MAX_AGE_SECONDS`.
+
+A preflight is answered here, before sessions, authentication or routing run, so `OPTIONS /api/chat` is a 204 and
+never a 405 or 401. A refused origin gets a JSON 403 to its preflight and no CORS headers on other responses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
+from chatauth.clerk.conf import clerk_settings
 from chatauth.cloud.conf import cloud_settings
 from config.errors import json_error
 from config.middleware import HybridMiddleware
+from config.origins import origin_in
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 FIXED_HEADERS = frozenset({"authorization", "content-type", "accept"})
-
-
-def _normalize(origin: str) -> str:
-    parts = urlsplit(origin.strip())
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+COOKIE_PATH_PREFIX = "/api/"
 
 
 def header_allowed(name: str) -> bool:
     lowered = name.strip().lower()
     return lowered in FIXED_HEADERS or lowered.startswith("aui-")
+
+
+def _add_vary(response: HttpResponse, *names: str) -> None:
+    present = [v.strip() for v in response.get("Vary", "").split(",") if v.strip()]
+    lowered = {v.lower() for v in present}
+    response["Vary"] = ", ".join(present + [n for n in names if n.lower() not in lowered])
 
 
 class CorsMiddleware(HybridMiddleware):
@@ -47,15 +57,17 @@ class CorsMiddleware(HybridMiddleware):
 
     @staticmethod
     def _applies(request: HttpRequest) -> bool:
-        return any(request.path.startswith(p) for p in cloud_settings.CORS_PATH_PREFIXES)
+        return request.path.startswith(tuple(cloud_settings.CORS_PATH_PREFIXES))
 
     @staticmethod
     def _allowed_origin(request: HttpRequest) -> str | None:
         origin = request.META.get("HTTP_ORIGIN", "")
-        if not origin:
-            return None
-        allowed = {_normalize(o) for o in cloud_settings.CORS_ALLOWED_ORIGINS}
-        return origin if _normalize(origin) in allowed and _normalize(origin) else None
+        return origin if origin_in(origin, cloud_settings.CORS_ALLOWED_ORIGINS) else None
+
+    @staticmethod
+    def _credentials(request: HttpRequest, origin: str) -> bool:
+        """Cookies cross origins only to `/api`, and only from a Clerk authorized party."""
+        return request.path.startswith(COOKIE_PATH_PREFIX) and origin_in(origin, clerk_settings.AUTHORIZED_PARTIES)
 
     def _preflight(self, request: HttpRequest) -> HttpResponse | None:
         if request.method != "OPTIONS" or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.META:
@@ -78,16 +90,19 @@ class CorsMiddleware(HybridMiddleware):
         response["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response["Access-Control-Allow-Headers"] = ", ".join(h.strip().lower() for h in requested) or "authorization"
         response["Access-Control-Max-Age"] = str(int(cloud_settings.CORS_MAX_AGE_SECONDS))
+        if self._credentials(request, origin):
+            response["Access-Control-Allow-Credentials"] = "true"
         response["Vary"] = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
         return response
 
     def _decorate(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not self._applies(request):
             return response
-        vary = response.get("Vary")
-        response["Vary"] = f"{vary}, Origin" if vary and "origin" not in vary.lower() else (vary or "Origin")
+        _add_vary(response, "Origin")
         origin = self._allowed_origin(request)
         if origin is not None:
             response["Access-Control-Allow-Origin"] = origin
             response["Access-Control-Expose-Headers"] = "Authorization"
+            if self._credentials(request, origin):
+                response["Access-Control-Allow-Credentials"] = "true"
         return response

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +30,23 @@ from config.validation import (
 
 MAX_BODY = (16 * 1024, "a token request is small")
 
+# Documentation only (the views answer with plain dicts).
+_ERROR = inline_serializer("TokenError", {"error": serializers.CharField(), "message": serializers.CharField()})
+_WORKSPACE_TOKEN = inline_serializer("WorkspaceToken", {"token": serializers.CharField()})
+_ANONYMOUS_TOKENS = inline_serializer(
+    "AnonymousTokens",
+    {
+        "access_token": serializers.CharField(help_text="A workspace token for the anonymous workspace."),
+        "refresh_token": inline_serializer(
+            "AnonymousRefreshToken", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        ),
+    },
+)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(_ERROR) for code in codes}
+
 
 class TokenView(APIView):
     content_negotiation_class = JsonAlways
@@ -50,6 +68,15 @@ def limit_minting(subject: str) -> None:
 class AssistantUiTokenView(TokenView):
     """`POST /api/assistant-ui-token`: a Clerk-signed-in caller gets a workspace token as plain text."""
 
+    @extend_schema(
+        operation_id="assistant_ui_token",
+        summary="A workspace token for `AssistantCloud({authToken})`, from a Clerk session",
+        request=None,
+        responses={
+            (200, "text/plain"): OpenApiResponse({"type": "string"}, description="The token."),
+            **_errors(401, 429),
+        },
+    )
     def post(self, request: Request) -> HttpResponse:
         caller: Caller = request.auth
         limit_minting(f"user:{caller.user_id}")
@@ -64,6 +91,12 @@ class AuthTokensView(TokenView):
     authentication_classes = [CloudAuthentication]
     permission_classes = [IsApiKeyCaller]
 
+    @extend_schema(
+        operation_id="v1_auth_tokens",
+        summary="API key + Aui-User-Id + Aui-Workspace-Id: a workspace token",
+        request=None,
+        responses={200: _WORKSPACE_TOKEN, **_errors(401, 403, 429)},
+    )
     def post(self, request: Request) -> Response:
         caller: Caller = request.auth
         limit_minting(f"api-key:{caller.api_key_id}")
@@ -96,6 +129,12 @@ class AnonymousModeView(TokenView):
 class AnonymousTokenView(AnonymousModeView):
     """`POST /v1/auth/tokens/anonymous`: a new anonymous identity."""
 
+    @extend_schema(
+        operation_id="v1_auth_tokens_anonymous",
+        summary="A new anonymous identity (anonymous mode only; 404 otherwise)",
+        request=None,
+        responses={200: _ANONYMOUS_TOKENS, **_errors(404, 429)},
+    )
     def post(self, request: Request) -> Response:
         enforce(
             "anonymous",
@@ -111,6 +150,12 @@ class AnonymousTokenView(AnonymousModeView):
 class RefreshTokenView(AnonymousModeView):
     """`POST /v1/auth/tokens/refresh {refresh_token}`: a new access token; the refresh token rotates."""
 
+    @extend_schema(
+        operation_id="v1_auth_tokens_refresh",
+        summary="Rotate an anonymous refresh token for a new access token",
+        request=inline_serializer("AnonymousRefreshRequest", {"refresh_token": serializers.CharField(max_length=200)}),
+        responses={200: _ANONYMOUS_TOKENS, **_errors(400, 401, 404, 429)},
+    )
     def post(self, request: Request) -> Response:
         limit_minting(f"refresh:{client_address(request.META)}")
         raw = validated(RefreshTokenBody, request.data)["refresh_token"]
@@ -121,4 +166,3 @@ class RefreshTokenView(AnonymousModeView):
                 "invalid_refresh_token", "The refresh token is invalid, expired or already used.", 401
             ) from exc
         return self.token_response(identity, refresh)
-

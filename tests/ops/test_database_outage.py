@@ -58,6 +58,7 @@ def sqlite_worker(tmp_path: Path, jwks_server) -> Iterator[tuple[Worker, Path]]:
         CACHE_URL="locmemcache://",
         CLERK_JWKS_URL=jwks_server.url,
         CLERK_ISSUER=ISSUER,
+        CHAT_DEV_MODEL="true",  # /readyz also wants a model
     )
     migrate(env)
     worker = Worker(env).wait_ready()
@@ -81,6 +82,7 @@ def test_postgresql_connection_cut_gives_503_json_then_recovers(transactional_db
         CACHE_URL="locmemcache://",
         CLERK_JWKS_URL=jwks_server.url,
         CLERK_ISSUER=ISSUER,
+        CHAT_DEV_MODEL="true",  # /readyz also wants a model
     )
     worker = Worker(env).wait_ready()
     try:

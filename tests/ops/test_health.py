@@ -10,6 +10,12 @@ from tests.conftest import ISSUER
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _a_model(settings):
+    """These tests are about the other checks: the development model stands in for a provider."""
+    settings.CHAT = {"DEV_MODEL": True, "RESUMABLE": False}
+
+
 def readyz():
     response = Client().get("/readyz")
     return response.status_code, response.json()
@@ -30,6 +36,7 @@ def test_readyz_is_ready_with_the_development_issuer(dev_issuer_on):
             "database": {"ok": True, "detail": "ok"},
             "cache": {"ok": True, "detail": "ok"},
             "jwks": {"ok": True, "detail": "development issuer"},
+            "model": {"ok": True, "detail": "development model"},
         },
     }
 

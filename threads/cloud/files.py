@@ -12,6 +12,8 @@ from django.utils.decorators import method_decorator
 from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 from config.errors import ApiError
 from config.validation import StrictCharField, StrictSerializer, format_timestamp
 from threads import files
+from threads import openapi as o
 from threads.cloud.views import CloudView
 
 
@@ -52,6 +55,11 @@ class DownloadUrlBody(StrictSerializer):
 class PresignedUploadView(CloudView):
     """`POST /v1/files/attachments/generate-presigned-upload-url {filename}`."""
 
+    @extend_schema(
+        operation_id="v1_files_upload_url",
+        request=UploadUrlBody,
+        responses={200: OpenApiTypes.OBJECT, **o.errors(400, 401, 413, 429)},
+    )
     def post(self, request: Request) -> Response:
         filename = self.body(UploadUrlBody)["filename"]
         try:
@@ -74,6 +82,11 @@ class PresignedUploadView(CloudView):
 class PresignedDownloadView(CloudView):
     """`POST /v1/files/attachments/generate-presigned-download-url {key} | {url}`."""
 
+    @extend_schema(
+        operation_id="v1_files_download_url",
+        request=DownloadUrlBody,
+        responses={200: OpenApiTypes.OBJECT, **o.errors(400, 401, 404)},
+    )
     def post(self, request: Request) -> Response:
         body = self.body(DownloadUrlBody)
         file_id = files.file_id_from(body.get("key") or body.get("url") or "")
@@ -89,6 +102,10 @@ class PresignedDownloadView(CloudView):
 class PublicFileView(CloudView):
     """`GET /v1/files/attachments/<id>` (the `publicUrl`): the bytes, to the file's own workspace only."""
 
+    @extend_schema(
+        operation_id="v1_files_retrieve",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **o.errors(401, 404, 409)},
+    )
     def get(self, request: Request, file_id: str) -> Any:
         try:
             attachment = files.get(workspace=self.workspace, file_id=file_id)

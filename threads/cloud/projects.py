@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chatauth.drf import IsApiKeyCaller
+from threads import openapi as o
 from threads.cloud import leases
 from threads.cloud.project_listing import project_messages_page, project_thread, project_threads_page
 from threads.cloud.serializers import message_json, not_found, thread_json
@@ -24,6 +26,9 @@ class ProjectAccess(IsApiKeyCaller):
 class ProjectThreadListView(CloudView):
     permission_classes = [ProjectAccess]
 
+    @extend_schema(
+        operation_id="v1_project_threads_list", responses={200: o.CloudThreadList, **o.errors(400, 401, 403)}
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         threads = project_threads_page(
@@ -37,6 +42,9 @@ class ProjectThreadListView(CloudView):
 class ProjectThreadMessagesView(CloudView):
     permission_classes = [ProjectAccess]
 
+    @extend_schema(
+        operation_id="v1_project_messages_list", responses={200: o.CloudMessageList, **o.errors(400, 401, 403, 404)}
+    )
     def get(self, request: Request, thread_id: str) -> Any:
         thread = project_thread(thread_id)
         if thread is None:

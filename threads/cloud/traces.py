@@ -14,6 +14,8 @@ import re
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +24,7 @@ from chatauth.caller import Workspace
 from config.appsettings import AppSettings
 from config.errors import ApiError
 from config.validation import json_size, storable_json
+from threads import openapi as o
 from threads.cloud.views import CloudView
 from threads.models import RunReport, TraceBatch
 
@@ -121,6 +124,12 @@ def link_run_report(report: RunReport, workspace: Workspace) -> None:
 
 
 class TracesView(CloudView):
+    @extend_schema(
+        operation_id="v1_traces_create",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, **o.errors(400, 401, 413, 415)},
+        description="OTLP/HTTP JSON spans (ExportTraceServiceRequest); protobuf bodies are 415.",
+    )
     def post(self, request: Request) -> Response:
         kind = (request.content_type or "").split(";")[0].strip().lower()
         if kind != "application/json":

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -25,6 +27,7 @@ from chatauth.drf import CloudAuthentication, HasWorkspace, IsSignedInWorkspace
 from config.errors import ApiError
 from config.validation import BoundedJSONParser, JsonAlways, validated
 from threads import files, services
+from threads import openapi as o
 from threads.cloud import leases
 from threads.cloud import services as cloud_services
 from threads.cloud.scores import ScoreBody, feedback_upsert, score_json, score_upsert
@@ -98,6 +101,16 @@ def no_content() -> Response:
 
 
 class ThreadListView(CloudView):
+    @extend_schema(
+        operation_id="v1_threads_list",
+        summary="The workspace's threads",
+        parameters=[
+            OpenApiParameter("is_archived", bool),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("after", str, description="Last thread id of the previous page."),
+        ],
+        responses={200: o.CloudThreadList, **o.errors(400, 401)},
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         threads = cloud_services.threads_page(
@@ -108,6 +121,16 @@ class ThreadListView(CloudView):
         )
         return Response({"threads": [thread_json(t) for t in threads]})
 
+    @extend_schema(
+        operation_id="v1_threads_create",
+        summary="Create a thread (or upsert on external_id)",
+        request=ThreadCreateBody,
+        responses={
+            201: o.CloudThreadCreated,
+            200: OpenApiResponse(o.CloudThreadCreated, description="Upserted: the existing thread."),
+            **o.errors(400, 401, 409, 413),
+        },
+    )
     def post(self, request: Request) -> Response:
         body = self.body(ThreadCreateBody)
         external_id = body.get("external_id")
@@ -134,9 +157,13 @@ class ThreadListView(CloudView):
 
 
 class ThreadDetailView(CloudView):
+    @extend_schema(operation_id="v1_threads_retrieve", responses={200: o.CloudThreadEnvelope, **o.errors(401, 404)})
     def get(self, request: Request, thread_id: str) -> Response:
         return Response({"thread": thread_json(self.thread(thread_id))})
 
+    @extend_schema(
+        operation_id="v1_threads_update", request=ThreadUpdateBody, responses={204: None, **o.errors(400, 401, 404)}
+    )
     def put(self, request: Request, thread_id: str) -> Response:
         body = self.body(ThreadUpdateBody)
         changes: dict[str, Any] = {}
@@ -154,6 +181,7 @@ class ThreadDetailView(CloudView):
                 services.thread_update(thread=thread, **changes)
         return no_content()
 
+    @extend_schema(operation_id="v1_threads_destroy", responses={204: None, **o.errors(401, 404)})
     def delete(self, request: Request, thread_id: str) -> Response:
         services.thread_delete(thread=self.thread(thread_id))
         return no_content()
@@ -164,6 +192,12 @@ class ThreadClaimView(CloudView):
 
     permission_classes = [IsSignedInWorkspace]
 
+    @extend_schema(
+        operation_id="v1_threads_claim",
+        summary="Move an anonymous identity's threads into this workspace",
+        request=RefreshTokenBody,
+        responses={200: o.CloudThreadsMoved, **o.errors(400, 401, 403)},
+    )
     def post(self, request: Request) -> Response:
         raw = self.body(RefreshTokenBody)["refresh_token"]
         try:
@@ -182,6 +216,11 @@ class ThreadClaimView(CloudView):
 
 
 class MessageListView(CloudView):
+    @extend_schema(
+        operation_id="v1_messages_list",
+        parameters=[OpenApiParameter("format", str), OpenApiParameter("limit", int), OpenApiParameter("after", str)],
+        responses={200: o.CloudMessageList, **o.errors(400, 401, 404)},
+    )
     def get(self, request: Request, thread_id: str) -> Response:
         thread = self.thread(thread_id)
         params = request.query_params
@@ -194,6 +233,15 @@ class MessageListView(CloudView):
         runs = leases.runs_of(thread=thread, messages=messages)
         return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
 
+    @extend_schema(
+        operation_id="v1_messages_create",
+        request=MessageCreateBody,
+        responses={
+            201: o.CloudMessageCreated,
+            200: OpenApiResponse(o.CloudMessageCreated, description="Already stored."),
+            **o.errors(400, 401, 404, 413),
+        },
+    )
     def post(self, request: Request, thread_id: str) -> Response:
         body = self.body(MessageCreateBody)
         parent = body.get("parent_id") or body.get("parent_external_id")
@@ -224,6 +272,9 @@ class MessageListView(CloudView):
             payload.update(leases.lease_json(leases.open_lease(thread=thread, message=message)))
         return Response(payload, status=201 if created else 200)
 
+    @extend_schema(
+        operation_id="v1_messages_destroy", request=MessagesDeleteBody, responses={204: None, **o.errors(400, 401, 404)}
+    )
     def delete(self, request: Request, thread_id: str) -> Response:
         ids = self.body(MessagesDeleteBody)["message_ids"]
         cloud_services.messages_delete(thread=self.thread(thread_id), message_ids=ids)
@@ -231,6 +282,9 @@ class MessageListView(CloudView):
 
 
 class MessageDetailView(CloudView):
+    @extend_schema(
+        operation_id="v1_messages_update", request=MessageUpdateBody, responses={204: None, **o.errors(400, 401, 404)}
+    )
     def put(self, request: Request, thread_id: str, message_id: str) -> Response:
         body = self.body(MessageUpdateBody)
         thread = self.thread(thread_id)
@@ -247,6 +301,11 @@ class MessageDetailView(CloudView):
 
 
 class MessageFeedbackView(CloudView):
+    @extend_schema(
+        operation_id="v1_messages_feedback",
+        request=FeedbackBody,
+        responses={200: o.CloudFeedback, **o.errors(400, 401, 404)},
+    )
     def post(self, request: Request, thread_id: str, message_id: str) -> Response:
         body = self.body(FeedbackBody)
         thread = self.thread(thread_id)
@@ -263,6 +322,12 @@ class MessageFeedbackView(CloudView):
 class RunLeaseView(CloudView):
     """`POST /v1/threads/<id>/runs/<lease>/heartbeat` -> `{heartbeat_interval_ms}`; `.../end {reason?}` -> 204."""
 
+    @extend_schema(
+        operation_id="v1_runs_lease",
+        summary="Run lease heartbeat/end: no leases are granted here",
+        request=None,
+        responses=o.errors(401, 404),
+    )
     def post(self, request: Request, thread_id: str, lease_id: str, action: str) -> Response:
         if action not in ("heartbeat", "end"):
             raise ApiError("not_found", "No such endpoint.", status.HTTP_404_NOT_FOUND)
@@ -281,6 +346,11 @@ class RunLeaseView(CloudView):
 class ScoreView(CloudView):
     """`POST /v1/scores`: one score per (user, message|thread|run, name); a repeat updates it."""
 
+    @extend_schema(
+        operation_id="v1_scores_create",
+        request=ScoreBody,
+        responses={200: OpenApiTypes.OBJECT, **o.errors(400, 401, 404)},
+    )
     def post(self, request: Request) -> Response:
         body = self.body(ScoreBody)
         thread = self.thread(body["thread_id"]) if body.get("thread_id") else None
@@ -305,6 +375,12 @@ async def _stream(chunks: tuple[str, ...]) -> AsyncIterator[bytes]:
 class RunStreamView(CloudView):
     """`POST /v1/runs/stream` for `system/thread_title`: a heuristic title, saved, then streamed as text."""
 
+    @extend_schema(
+        operation_id="v1_runs_stream",
+        summary="Title a thread (assistant_id system/thread_title)",
+        request=RunStreamBody,
+        responses={(200, "text/plain"): o.TITLE_STREAM, **o.errors(400, 401, 404)},
+    )
     def post(self, request: Request) -> StreamingHttpResponse:
         body = self.body(RunStreamBody)
         if body["assistant_id"] != TITLE_ASSISTANT:
@@ -325,6 +401,11 @@ class RunStreamView(CloudView):
 class RunReportView(CloudView):
     """`POST /v1/runs`: run telemetry, kept as a `RunReport` for the admin."""
 
+    @extend_schema(
+        operation_id="v1_runs_create",
+        request=RunReportBody,
+        responses={201: o.CloudRunCreated, **o.errors(400, 401, 404)},
+    )
     def post(self, request: Request) -> Response:
         body = self.body(RunReportBody)
         thread = self.thread(body["thread_id"])
@@ -347,11 +428,17 @@ class RunReportView(CloudView):
 class EventsView(CloudView):
     """`POST /v1/events`: engagement events are acknowledged (202) but not stored by this server."""
 
+    @extend_schema(
+        operation_id="v1_events_create",
+        request=EventsBody,
+        responses={202: o.CloudEventsAccepted, **o.errors(400, 401)},
+    )
     def post(self, request: Request) -> Response:
         events = self.body(EventsBody)["events"]
         return Response({"accepted": len(events)}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(exclude=True)
 class NotFoundView(APIView):
     """Any other /v1 path: a JSON 404 (files, scores and projects are not offered)."""
 

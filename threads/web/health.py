@@ -1,4 +1,4 @@
-"""`/healthz` (the process answers) and `/readyz` (it can serve: database, cache, session-token keys).
+"""`/healthz` (the process answers) and `/readyz` (it can serve: database, cache, session-token keys, a model).
 
 Both are public and say nothing secret: only which check failed and a short reason. A load balancer
 should route traffic on `/readyz` and restart on `/healthz`.
@@ -20,6 +20,7 @@ from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, session_key_source
 from config.errors import json_error
 from config.middleware import close_broken_connections
+from threads.chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
 
@@ -91,17 +92,49 @@ def check_session_keys() -> Check:
     return (True, "jwks cached") if cached else (False, "the JWKS could not be loaded")
 
 
+def check_model() -> Check:
+    """`/api/chat` needs a model: a provider key, or the development model switched on explicitly (or by DEBUG)."""
+    if chat_settings.OPENAI_API_KEY:
+        return True, "openai-compatible provider"
+    if chat_settings.DEV_MODEL:
+        return True, "development model"
+    return False, "no model provider: set OPENAI_API_KEY (or CHAT_DEV_MODEL=true for the offline development model)"
+
+
+def check_chat_redis() -> Check:
+    """Resumable generations keep their logs in Redis (`CHAT_REDIS_URL`): it must answer."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(chat_settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return False, f"unreachable ({exc.__class__.__name__})"
+    return True, "ok"
+
+
 READINESS_CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "cache": check_cache,
     "jwks": check_session_keys,
+    "model": check_model,
 }
+
+
+def readiness_checks() -> dict[str, Callable[[], Check]]:
+    """What a request will need: the chat Redis only where generations are resumable (it is configured)."""
+    if chat_settings.RESUMABLE:
+        return {**READINESS_CHECKS, "chat_redis": check_chat_redis}
+    return READINESS_CHECKS
 
 
 @never_cache
 @get_only
 def readyz(request: HttpRequest) -> JsonResponse:
-    results = {name: check() for name, check in READINESS_CHECKS.items()}
+    results = {name: check() for name, check in readiness_checks().items()}
     ready = all(ok for ok, _ in results.values())
     if not ready:
         logger.warning("not ready: %s", ", ".join(name for name, (ok, _) in results.items() if not ok))
