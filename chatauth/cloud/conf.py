@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # New anonymous identities per client address, in a sliding window: creating identities is not free.
     "ANONYMOUS_RATE_LIMIT_REQUESTS": 20,
     "ANONYMOUS_RATE_LIMIT_WINDOW_SECONDS": 3600,
+    # What one anonymous identity may store (a 403 quota_exceeded past it; signing in and claiming lifts it).
+    "ANONYMOUS_MAX_THREADS": 50,
+    "ANONYMOUS_MAX_MESSAGES": 2000,
     # Workspace tokens minted per credential (API key, Clerk user, provider subject, refresh address) per minute.
     "TOKEN_RATE_LIMIT_REQUESTS": 120,
     "REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,

@@ -35,3 +35,18 @@ def test_backend_tokens_for_a_clerk_user_are_limited(cloud: dict[str, Any], sett
     settings.CLOUD = {**cloud, "TOKEN_RATE_LIMIT_REQUESTS": 2}
     client = client_for("user_minty")
     assert [client.post("/api/assistant-ui-token").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_an_anonymous_identity_stores_a_bounded_number_of_threads_and_messages(cloud, settings) -> None:
+    settings.CLOUD = {**cloud, "ANONYMOUS_MAX_THREADS": 2, "ANONYMOUS_MAX_MESSAGES": 3}
+    token = APIClient().post("/v1/auth/tokens/anonymous").json()["access_token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    created = [client.post("/v1/threads", {}, format="json") for _ in range(3)]
+    assert [r.status_code for r in created] == [201, 201, 403]
+    assert created[2].json()["error"] == "quota_exceeded" and "sign in" in created[2].json()["message"]
+    thread_id = created[0].json()["thread_id"]
+    body = {"parent_id": None, "format": "aui/v0", "content": {}}
+    statuses = [client.post(f"/v1/threads/{thread_id}/messages", body, format="json").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 403]
+

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from chatauth.caller import ANONYMOUS, Caller
 from config.errors import json_error
-from config.ratelimit import Limited
+from config.ratelimit import Limited, client_address
 from threads import services
 from threads.chat import resumable, titles
 from threads.chat.conf import chat_settings
@@ -156,7 +156,10 @@ async def thread_title(request: HttpRequest, thread_id: str) -> HttpResponse:
     principal = await _principal(request)
     if principal is None:
         return _unauthorized(request)
-    limited = await in_cache_thread(check_rate, principal.user_id, scope="title")
+    # Per user, and per client address (many identities from one place share one budget).
+    limited = await in_cache_thread(check_rate, principal.user_id, scope="title") or await in_cache_thread(
+        check_rate, f"address:{client_address(request.META)}", scope="title"
+    )
     if limited:
         return _too_many(limited)
     try:

@@ -12,6 +12,8 @@ from typing import Any
 from django.db import transaction
 
 from chatauth.caller import Workspace
+from chatauth.cloud.conf import cloud_settings
+from config.errors import ApiError
 from config.validation import storable_text
 from threads import services
 from threads.models import Attachment, Message, Thread
@@ -59,3 +61,15 @@ def threads_move(*, source: Workspace, target: Workspace) -> int:
     # The identity's files move with it (attached or not), so the claimed threads' attachments stay readable.
     Attachment.objects.for_workspace(source).update(**changes)
     return moving.update(**changes)
+
+
+def check_anonymous_quota(*, workspace: Workspace, threads: int = 0, messages: int = 0) -> None:
+    """Refuse a write that would take an anonymous workspace past CLOUD_ANONYMOUS_MAX_THREADS / _MAX_MESSAGES."""
+    checks = (
+        ("threads", threads, Thread.objects.for_workspace(workspace), cloud_settings.ANONYMOUS_MAX_THREADS),
+        ("messages", messages, Message.objects.for_workspace(workspace), cloud_settings.ANONYMOUS_MAX_MESSAGES),
+    )
+    for what, adding, stored, limit in checks:
+        if adding and stored.count() + adding > int(limit):
+            message = f"An anonymous identity may keep at most {limit} {what}: sign in to keep more."
+            raise ApiError("quota_exceeded", message, 403)

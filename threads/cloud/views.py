@@ -75,6 +75,11 @@ class CloudView(APIView):
     def workspace(self) -> Workspace:
         return self.request.auth.workspace
 
+    def within_anonymous_quota(self, *, threads: int = 0, messages: int = 0) -> None:
+        """An anonymous identity costs nothing to create, so what it may store is bounded (a 403 past it)."""
+        if self.caller.anonymous:
+            cloud_services.check_anonymous_quota(workspace=self.workspace, threads=threads, messages=messages)
+
     def body(self, serializer_class: type) -> dict[str, Any]:
         return validated(serializer_class, self.request.data)
 
@@ -133,6 +138,7 @@ class ThreadListView(CloudView):
     )
     def post(self, request: Request) -> Response:
         body = self.body(ThreadCreateBody)
+        self.within_anonymous_quota(threads=1)
         external_id = body.get("external_id")
         if external_id:
             existing = cloud_services.thread_by_external_id(workspace=self.workspace, external_id=external_id)
@@ -249,6 +255,7 @@ class MessageListView(CloudView):
         # A client id short enough becomes the message id: retries are idempotent and both faces share ids.
         message_id = external_id if external_id and len(external_id) <= 128 else None
         thread = self.thread(thread_id)
+        self.within_anonymous_quota(messages=1)
         if body.get("lease_id"):
             # A repeated append as the lease holder: write the stored message's content under the lease.
             with transaction.atomic():
