@@ -67,6 +67,16 @@ CLOUD = [
     ("POST", "/v1/runs/stream", {"thread_id": TEXT, "assistant_id": TEXT}, {}),
     ("POST", "/v1/threads/claim", {"refresh_token": TEXT}, {}),
     ("POST", "/v1/auth/tokens/refresh", {"refresh_token": TEXT}, {}),
+    ("POST", "/v1/scores", {"name": TEXT, "string_value": TEXT, "comment": TEXT}, {"data_type": "categorical"}),
+    (
+        "POST",
+        "/v1/scores",
+        {"thread_id": TEXT, "message_id": TEXT},
+        {"name": "n", "data_type": "boolean", "value": True},
+    ),
+    ("POST", "/v1/files/attachments/generate-presigned-upload-url", {"filename": TEXT}, {}),
+    ("POST", "/v1/files/attachments/generate-presigned-download-url", {"key": TEXT}, {}),
+    ("POST", "/v1/traces", {"resourceSpans": st.lists(st.dictionaries(TEXT, TEXT, max_size=2), max_size=2)}, {}),
 ]
 ENDPOINTS = [("api", *e) for e in API] + [("cloud", *e) for e in CLOUD]
 
