@@ -16,7 +16,7 @@ from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from config.errors import json_error
+from config.errors import as_json_error, json_error
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +61,15 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         logger.error("database unavailable: %s", exception.__class__.__name__)
         close_broken_connections()
         return database_unavailable_response()
+
+
+class JsonErrorMiddleware(HybridMiddleware):
+    """Apply `config.errors.as_json_error` to every response: one error shape on the API paths."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        return as_json_error(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return as_json_error(request, await self.get_response(request))

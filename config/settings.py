@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "chatauth.cloud.cors.CorsMiddleware",
     # Inside CORS (so its headers land on the rewritten response): every non-JSON 4xx/5xx on an API path, e.g. a
     # plain view's 405 or Django's CSRF page, becomes `{error, message}`.
-    "config.errors.JsonErrorMiddleware",
+    "config.middleware.JsonErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -11,7 +11,7 @@ is the project-wide listing by definition, reads only (no writes), and is reache
 
 from __future__ import annotations
 
-from threads.models import Message, Thread
+from threads.models import Thread
 
 
 def project_threads_page(*, archived: bool, limit: int, after: str | None) -> list[Thread]:
@@ -29,10 +29,3 @@ def project_threads_page(*, archived: bool, limit: int, after: str | None) -> li
 
 def project_thread(thread_id: str) -> Thread | None:
     return Thread.unscoped_for_operators.filter(id=thread_id).first()
-
-
-def project_messages_page(*, thread: Thread, format: str | None, limit: int, after: str | None) -> list[Message]:
-    """The same page as `/v1/threads/<id>/messages` (the thread was found above, so its relation is bounded)."""
-    from threads.cloud.services import messages_page
-
-    return messages_page(thread=thread, format=format, limit=limit, after=after)

@@ -10,10 +10,9 @@ from rest_framework.response import Response
 
 from chatauth.drf import IsApiKeyCaller
 from threads import openapi as o
-from threads.cloud import leases
-from threads.cloud.project_listing import project_messages_page, project_thread, project_threads_page
-from threads.cloud.serializers import message_json, not_found, thread_json
-from threads.cloud.views import CloudView
+from threads.cloud.project_listing import project_thread, project_threads_page
+from threads.cloud.serializers import not_found, thread_json
+from threads.cloud.views import CloudView, message_page_response
 from threads.pagination import page_limit, query_bool
 
 
@@ -49,12 +48,5 @@ class ProjectThreadMessagesView(CloudView):
         thread = project_thread(thread_id)
         if thread is None:
             raise not_found()
-        params = request.query_params
-        messages = project_messages_page(
-            thread=thread,
-            format=params.get("format") or None,
-            limit=page_limit(params.get("limit"), messages=True),
-            after=params.get("after") or None,
-        )
-        runs = leases.runs_of(thread=thread, messages=messages)
-        return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
+        # The thread was found project-wide above; its messages are the same page as /v1/threads/<id>/messages.
+        return message_page_response(thread, request.query_params)

@@ -98,6 +98,18 @@ class CloudView(APIView):
         return response
 
 
+def message_page_response(thread: Any, params: Any) -> Response:
+    """One page of a thread's messages with their run leases, as the client lists them (both listing endpoints)."""
+    messages = cloud_services.messages_page(
+        thread=thread,
+        format=params.get("format") or None,
+        limit=page_limit(params.get("limit"), messages=True),
+        after=params.get("after") or None,
+    )
+    runs = leases.runs_of(thread=thread, messages=messages)
+    return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
+
+
 def no_content() -> Response:
     return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -228,16 +240,7 @@ class MessageListView(CloudView):
         responses={200: o.CloudMessageList, **o.errors(400, 401, 404)},
     )
     def get(self, request: Request, thread_id: str) -> Response:
-        thread = self.thread(thread_id)
-        params = request.query_params
-        messages = cloud_services.messages_page(
-            thread=thread,
-            format=params.get("format") or None,
-            limit=page_limit(params.get("limit"), messages=True),
-            after=params.get("after") or None,
-        )
-        runs = leases.runs_of(thread=thread, messages=messages)
-        return Response({"messages": [message_json(m, runs.get(m.pk)) for m in messages]})
+        return message_page_response(self.thread(thread_id), request.query_params)
 
     @extend_schema(
         operation_id="v1_messages_create",
