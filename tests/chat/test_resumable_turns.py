@@ -71,3 +71,25 @@ def test_a_refused_first_turn_leaves_no_empty_thread(resumable, live_server_url,
     response = _post(live_server_url, _auth(make_token), chat_body("thread_refused", forged))
     assert response.status_code == 400
     assert not Thread.objects.for_workspace(Workspace("user_chat")).filter(id="thread_refused").exists()
+
+
+def test_a_stop_closes_the_open_parts_for_every_reader_and_in_the_saved_reply(resumable, live_server_url, make_token):
+    resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
+    headers = _auth(make_token)
+    with httpx.stream("POST", f"{live_server_url}/api/chat", json=chat_body("thread_close"), headers=headers) as first:
+        reply = None
+        lines = first.iter_lines()
+        for line in lines:
+            if line.startswith('data: {"type":"start"'):
+                reply = line.split('"messageId":"')[1].split('"')[0]
+            if '"text-delta"' in line:
+                break
+        # Another tab stops it; this reader follows the stream to its end.
+        assert httpx.delete(f"{live_server_url}/api/chat/thread_close/stream", headers=headers).status_code == 200
+        rest = [line for line in lines if line.startswith("data: ")]
+    kinds = [line[6:] for line in rest]
+    closing = next(i for i, k in enumerate(kinds) if '"text-end"' in k)
+    assert closing < next(i for i, k in enumerate(kinds) if '"abort"' in k)
+    saved = _saved(reply)
+    assert saved.status == "stopped"
+    assert all(p.get("state") != "streaming" for p in saved.content["parts"])

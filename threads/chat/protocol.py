@@ -85,6 +85,13 @@ class MessageAssembler:
         if kind in ("start", "finish", "message-metadata") and isinstance(chunk.get("messageMetadata"), dict):
             self.metadata.update(chunk["messageMetadata"])
 
+    def close_open(self) -> list[Chunk]:
+        """The `*-end` chunks that close every part still streaming (a stop ends the reply mid-part), applied."""
+        chunks = [{"type": f"{key.split(':', 1)[0]}-end", "id": key.split(":", 1)[1]} for key in list(self._open)]
+        for chunk in chunks:
+            self.add(chunk)
+        return chunks
+
     def message(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `ai-sdk/v6` content: a UI message without its id."""
         content: dict[str, Any] = {"role": "assistant", "parts": [dict(p) for p in self.parts]}

@@ -213,6 +213,11 @@ class Generation:
         except asyncio.CancelledError:
             self.status = "stopped" if self.stop_requested else "incomplete"
             self.cancelled = True
+            if self.stop_requested:
+                # A stop ends the reply mid-part: readers (another tab) and the saved message see its parts done.
+                for chunk in self.assembler.close_open():
+                    with contextlib.suppress(Exception):
+                        await emit(chunk)
             raise
         except Exception as exc:  # upstream failures become a chunk, never a 500 or a hung stream
             logger.warning("chat upstream failed: %s", exc.__class__.__name__)
