@@ -158,6 +158,8 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, **_JSON_ERROR}
 
 
+_SIGNED = ("ws", "expires", "signature")
+_BYTES = {"type": "string", "format": "binary"}
 _SIGNED_OUT = _error("Signed out, or a refused session token.")
 _NOT_FOUND = _error("No such thread in the caller's workspace.")
 _LIMITED = _error("Rate limited (requests per window or concurrent streams): see `Retry-After`.")
@@ -300,6 +302,38 @@ PLAIN_PATHS: dict[str, dict[str, Any]] = {
             tags=["operations"],
             security=[],
             requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        )
+    },
+    "/v1/files/blob/{file_id}": {
+        method: _operation(
+            f"v1_files_blob_{method}",
+            "The signed URL of an attachment (local store): its bytes; the signature is the credential",
+            {
+                **(
+                    {"200": {"description": "The bytes.", "content": {"application/octet-stream": {"schema": _BYTES}}}}
+                    if method == "get"
+                    else {"204": {"description": "Stored."}}
+                ),
+                "403": _error("The signature is missing, tampered with, expired, or for another method."),
+                "404": _error("No such file."),
+                **({"409": _error("Already uploaded."), "413": _error("Too large.")} if method == "put" else {}),
+            },
+            tags=["v1"],
+            security=[],
+            parameters=[
+                {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                *({"name": n, "in": "query", "required": True, "schema": {"type": "string"}} for n in _SIGNED),
+            ],
+        )
+        for method in ("get", "put")
+    },
+    "/v1/files/pdf-to-images": {
+        "post": _operation(
+            "v1_files_pdf_to_images",
+            "Deprecated in the client; 404, as on the hosted service",
+            {"404": _error("Not offered.")},
+            tags=["v1"],
+            deprecated=True,
         )
     },
     "/healthz": {
