@@ -23,6 +23,9 @@ def chat_on(settings: Any, openai_server: OpenAIServer, dev_issuer_on: None) -> 
         "KEEPALIVE_SECONDS": 15.0,
         "RATE_LIMIT_REQUESTS": 1000,
         "MAX_CONCURRENT_STREAMS": 10,
+        # Connection-owned unless a test asks for server-owned generations (the `resumable` fixture): with a Redis
+        # cache the default would be resumable.
+        "RESUMABLE": False,
     }
     return openai_server
 
