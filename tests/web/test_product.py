@@ -462,6 +462,14 @@ def test_a_reply_still_being_written_is_resumed_after_a_reload(page, app_url, up
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and upstream.finished_streams < 1:
         time.sleep(0.1)
+    # The stopped reply is saved by its owner a moment after the stop (later under load): reload once it is.
+    from chatauth.caller import Workspace
+    from threads.models import Message
+
+    running = Message.objects.for_workspace(Workspace("user_resume")).filter(thread_id=thread, status="in_progress")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and running.exists():
+        time.sleep(0.1)
     page.reload()
     page.locator('[data-testid="message-user"]', has_text="And another").wait_for()
     assert page.get_by_test_id("resuming").count() == 0 or page.get_by_test_id("resuming").is_hidden()
