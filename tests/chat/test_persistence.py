@@ -12,7 +12,7 @@ from chatauth.caller import Workspace
 from tests.chat.conftest import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
-from threads.chat.stream import FORMAT
+from threads.chat.turns import FORMAT
 from threads.models import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import pytest
 from chatauth.caller import Workspace
 from tests.support.openai_server import Reply
 from threads import services
-from threads.chat.stream import FORMAT
+from threads.chat.turns import FORMAT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from chatauth.caller import Workspace
 from tests.chat.conftest import chat_body
 from tests.support.openai_server import Reply
 from threads import services
-from threads.chat.stream import FORMAT
+from threads.chat.turns import FORMAT
 from threads.models import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -49,13 +49,6 @@ class ChatRequest:
     tools: tuple[FrontendTool, ...] = ()
     call_settings: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def last_user_message(self) -> dict[str, Any] | None:
-        for message in reversed(self.messages):
-            if message["role"] == "user":
-                return message
-        return None
-
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -158,8 +151,7 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
         call_settings=_validate_call_settings(body.get("callSettings")),
     )
     _require(
-        (request.messages[-1]["role"] in ("user", "assistant") and request.last_user_message is not None)
-        or request.messages[-1]["role"] == "assistant",
+        request.messages[-1]["role"] in ("user", "assistant"),
         "messages must end with a user message (or an assistant message whose tool calls now have outputs)",
     )
     return request

@@ -37,7 +37,6 @@ from threads.models import Message, Thread
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "ai-sdk/v6"
 FIRST_TOKEN_CHUNKS = frozenset({"text-delta", "reasoning-delta", "tool-input-start"})
 _END = object()
 
