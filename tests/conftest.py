@@ -18,6 +18,9 @@ from tests.support.keys import KeyPair
 from tests.support.live_server import LiveAsgiServer
 from tests.support.openai_server import OpenAIServer
 
+# Fixtures shared by more than one package's tests, defined once: the /v1 credentials and the operator-side chat data.
+pytest_plugins = ["tests.support.cloud", "tests.support.data"]
+
 ISSUER = "https://clerk.example.test"
 
 # Property tests: CI (CI set to anything but false/0/no) runs the same examples every time (derandomized: the seed

@@ -5,7 +5,7 @@
 - `add_plain_views`, a drf-spectacular postprocessing hook: `/api/chat` (AI SDK request body, a `text/event-stream`
   of UI message chunks), `/api/chat/{thread_id}/stream` (resume and stop), `/api/threads/{thread_id}/title`,
   `/healthz` and `/readyz` are async or plain Django views that drf-spectacular does not see, so they are described
-  here, next to nothing they could drift from but this file. `tests/ops/test_openapi.py` checks that every URL
+  here, next to nothing they could drift from but this file. `tests/threads/test_openapi.py` checks that every URL
   pattern of the faces appears in the document.
 """
 

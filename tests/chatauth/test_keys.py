@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from chatauth.clerk.conf import clerk_settings, parse_publishable_key
 from chatauth.keys import session_key_source
-from tests.chatauth.test_tokens import _claims
+from tests.chatauth.clerk.test_tokens import _claims
 from tests.conftest import ISSUER
 from tests.support.jwks_server import JwksServer
 from tests.support.keys import KeyPair

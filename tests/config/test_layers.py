@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 LAYERS = {"config": 0, "chatauth": 1, "threads": 2}
 COMPOSITION_ROOT = {"config/urls.py", "config/asgi.py", "config/wsgi.py", "config/settings.py"}
 MAX_MODULE_LINES = 500

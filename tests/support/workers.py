@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 
 from tests.support.live_server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 class TcpProxy:

@@ -352,8 +352,13 @@ def offline_chat(settings: Any) -> None:
 # message M1.5 as parent_id; the 400 quotes that parent_id back, which the caller itself sent.
 @example(
     workspaces=BASE_WORKSPACES,
-    ops=[(1, "append", 1, 0, "false", 1), (0, "append", 0, 0, "all", 1), (0, "list", 0, 0, "all", 1),
-         (1, "messages", 1, 0, "false", 1), (0, "append", 0, 0, "all", 1)],
+    ops=[
+        (1, "append", 1, 0, "false", 1),
+        (0, "append", 0, 0, "all", 1),
+        (0, "list", 0, 0, "all", 1),
+        (1, "messages", 1, 0, "false", 1),
+        (0, "append", 0, 0, "all", 1),
+    ],
 )
 def test_no_operation_on_any_endpoint_crosses_workspaces(offline_chat, client_for, workspaces, ops):
     # One database transaction wraps the whole test: start every example from empty tables.

@@ -57,14 +57,16 @@ def others_snapshot(key: str) -> tuple:
     threads = tuple(
         Thread.unscoped_for_operators.exclude(workspace_key=key)
         .order_by("id")
-        .values_list("id", "workspace_key", "title", "is_archived", "metadata", "external_id", "last_message_at",
-                     "updated_at")
+        .values_list(
+            "id", "workspace_key", "title", "is_archived", "metadata", "external_id", "last_message_at", "updated_at"
+        )
     )
     messages = tuple(
         Message.unscoped_for_operators.exclude(thread__workspace_key=key)
         .order_by("thread_id", "message_id")
-        .values_list("thread_id", "message_id", "parent__message_id", "height", "format", "content", "status",
-                     "updated_at")
+        .values_list(
+            "thread_id", "message_id", "parent__message_id", "height", "format", "content", "status", "updated_at"
+        )
     )
     return threads, messages
 
@@ -116,8 +118,12 @@ def seed(clients: dict, shadow: Shadow) -> None:
         message_id = f"seed{n}"
         body = {"id": message_id, "format": "aui/v0", "content": {"role": "user", "content": []}}
         assert client.post(f"/api/threads/{thread_id}/messages", body, format="json").status_code == 201
-        shadow.threads[thread_id] = {"ws": ws_key(caller), "archived": False, "external_id": None,
-                                     "messages": {message_id: None}}
+        shadow.threads[thread_id] = {
+            "ws": ws_key(caller),
+            "archived": False,
+            "external_id": None,
+            "messages": {message_id: None},
+        }
 
 
 def run_operations(clients: dict, data: st.DataObject) -> None:
@@ -242,9 +248,9 @@ def append(client, path, key, thread_id, owned, shadow: Shadow, data: st.DataObj
     else:
         event("append: foreign parent" if parent_id in every else "append: unknown parent")
         assert response.status_code == 400
-        assert response.json()["message"] == (
-            f"parent_id: parent_id {parent_id!r} is not a message of this thread"
-        ), "a foreign parent must answer exactly like an unknown one"
+        assert response.json()["message"] == (f"parent_id: parent_id {parent_id!r} is not a message of this thread"), (
+            "a foreign parent must answer exactly like an unknown one"
+        )
     return None
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 from django.shortcuts import get_object_or_404
 
 from chatauth.caller import Workspace
+from tests.support.paths import ROOT
 from threads import services
 from threads.models import Message, MessageFeedback, RunReport, Thread
 from threads.scoping import UnscopedQueryError
@@ -88,7 +88,6 @@ def test_relations_of_an_object_fetched_in_scope_still_work():
     assert thread.messages.count() == 1
 
 
-ROOT = Path(__file__).resolve().parents[2]
 TENANT_MODELS = {"Thread", "Message", "MessageFeedback", "RunReport", "Attachment", "Score", "RunLease", "TraceBatch"}
 UNSCOPED_ATTRIBUTES = {"unscoped_for_operators", "_default_manager", "_base_manager"}
 UNSCOPED_NAMES = {"get_object_or_404", "get_list_or_404", "unscoped_for_operators"}

@@ -1,0 +1,127 @@
+"""Where a chat turn is saved: the caller's thread (new or existing), the message tree, idempotence."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from django.db import connection
+
+from chatauth.caller import Workspace
+from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
+from tests.support.openai_server import Reply
+from threads import services
+from threads.chat.turns import FORMAT
+from threads.models import Thread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _thread(user: str, thread_id: str, org: str | None = None) -> Thread:
+    return services.thread_get(workspace=Workspace(user, org), thread_id=thread_id)
+
+
+def test_an_unknown_id_creates_the_thread_in_the_callers_workspace_under_that_id(chat_on, post_chat):
+    post_chat(chat_body("client_made_id_1"), user="user_p", org="org_p")
+    thread = _thread("user_p", "client_made_id_1", "org_p")
+    assert thread.messages.count() == 2
+    with pytest.raises(services.NotFound):
+        _thread("user_p", "client_made_id_1")  # the personal workspace is another workspace
+
+
+def test_the_next_user_message_hangs_under_the_previous_assistant_reply(chat_on, post_chat):
+    first = sse_chunks(post_chat(chat_body("thread_tree", user_message("one", "u1")), user="user_p").text)
+    reply_id = first[0]["messageId"]
+    history = [
+        user_message("one", "u1"),
+        {"id": reply_id, "role": "assistant", "parts": [{"type": "text", "text": "Hello from upstream"}]},
+        user_message("two", "u2"),
+    ]
+    second = sse_chunks(post_chat(chat_body("thread_tree", *history), user="user_p").text)
+    messages = {m.message_id: m for m in _thread("user_p", "thread_tree").messages.select_related("parent")}
+    assert messages["u2"].parent.message_id == reply_id
+    assert messages[second[0]["messageId"]].parent.message_id == "u2"
+    assert messages["u1"].parent is None
+
+
+def test_a_user_message_the_client_saved_itself_is_not_stored_twice(chat_on, post_chat):
+    thread = services.thread_create(workspace=Workspace("user_p"), thread_id="thread_presaved")
+    services.message_append(
+        thread=thread,
+        format=FORMAT,
+        content={"role": "user", "parts": [{"type": "text", "text": "Hi there"}]},
+        message_id="msg_user_1",
+    )
+    post_chat(chat_body("thread_presaved"), user="user_p")
+    assert list(thread.messages.order_by("height").values_list("role", flat=True)) == ["user", "assistant"]
+
+
+def test_regenerating_adds_a_sibling_reply_under_the_same_user_message(chat_on, post_chat):
+    post_chat(chat_body("thread_regen"), user="user_p")
+    post_chat(chat_body("thread_regen", trigger="regenerate-message"), user="user_p")
+    thread = _thread("user_p", "thread_regen")
+    user = thread.messages.get(role="user")
+    replies = thread.messages.filter(role="assistant")
+    assert replies.count() == 2
+    assert {r.parent_id for r in replies} == {user.pk}
+
+
+def test_the_assistant_message_is_in_progress_while_streaming_and_complete_after(chat_on, post_chat):
+    chunks = sse_chunks(post_chat(chat_body("thread_status"), user="user_p").text)
+    message = services.message_get(thread=_thread("user_p", "thread_status"), message_id=chunks[0]["messageId"])
+    assert message.status == "complete"
+    assert message.content["role"] == "assistant"
+    # Saved as streamed: the metadata is exactly the messageMetadata the client received, nothing more.
+    assert (
+        message.content["metadata"] == chunks[-2]["messageMetadata"] == {"model": "test-model", "finishReason": "stop"}
+    )
+
+
+def _other_backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
+def test_an_open_stream_holds_no_database_connection(chat_on, live_server_url, make_token):
+    chat_on.script(Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05))
+    before = _other_backends()
+    headers = {"Authorization": f"Bearer {make_token('user_p')}"}
+    with httpx.stream(
+        "POST", f"{live_server_url}/api/chat", json=chat_body("thread_conn"), headers=headers, timeout=30
+    ) as response:
+        deltas = 0
+        for line in response.iter_lines():
+            deltas += line.startswith('data: {"type":"text-delta"')
+            if deltas == 5:
+                assert _other_backends() <= before
+            if deltas == 6:
+                break
+
+
+def test_a_burst_wider_than_the_database_concurrency_all_succeeds(settings, chat_on, live_server_url, make_token):
+    settings.CHAT = {**settings.CHAT, "DB_CONCURRENCY": 1}
+    chat_on.script(*[Reply(deltas=["a", "b"], delay=0.05) for _ in range(12)])
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        f"{live_server_url}/api/chat",
+                        json=chat_body(f"thread_burst_{i}", user_message("hi", f"u_burst_{i}")),
+                        headers={"Authorization": f"Bearer {make_token(f'user_burst_{i}')}"},
+                    )
+                    for i in range(6)
+                )
+            )
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 6
+    assert all(sse_chunks(r.text)[-2] == finish_chunk("stop") for r in responses)
+    for i in range(6):
+        assert _thread(f"user_burst_{i}", f"thread_burst_{i}").messages.get(role="assistant").status == "complete"
