@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,15 @@ class ThreadsConfig(AppConfig):
         # Every system check of the app is registered here, and only here.
         from threads import checks  # noqa: F401
         from threads.chat import checks as chat_checks  # noqa: F401
+
+        # The faces' reactions to core events (threads.signals) are wired here: the core never imports a face.
+        from threads.signals import message_resent
+
+        message_resent.connect(stop_on_resent_reply, dispatch_uid="threads.chat.stops")
+
+
+def stop_on_resent_reply(sender: type, message: Any, **kwargs: Any) -> None:
+    """A client saved a reply that is being generated: that save is its stop (see threads.chat.stops)."""
+    from threads.chat.stops import client_saved_reply
+
+    client_saved_reply(message)

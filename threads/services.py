@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from chatauth.caller import Workspace
 from config.validation import storable_text
-from threads.chat.stops import client_saved_reply
 from threads.models import Message, Thread
+from threads.signals import message_resent
 
 
 class NotFound(Exception):
@@ -188,7 +188,7 @@ def message_append(
     if message_id:
         existing = thread.messages.select_related("parent").filter(message_id=message_id).first()
         if existing is not None:
-            client_saved_reply(existing)  # chat hook: a client saving a reply being generated stopped it
+            message_resent.send(sender=Message, message=existing)
             return existing, False
     parent = _parent_in_thread(thread, parent_id) if parent_id is not None else None
     message = Message(

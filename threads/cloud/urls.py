@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from threads.cloud import files, projects, traces, views
+from threads.cloud import files, projects, runs, traces, views
 
 urlpatterns = [
     path("v1/threads", views.ThreadListView.as_view(), name="cloud-threads"),
@@ -19,12 +19,12 @@ urlpatterns = [
     ),
     path(
         "v1/threads/<str:thread_id>/runs/<str:lease_id>/<str:action>",
-        views.RunLeaseView.as_view(),
+        runs.RunLeaseView.as_view(),
         name="cloud-run-lease",
     ),
-    path("v1/runs/stream", views.RunStreamView.as_view(), name="cloud-runs-stream"),
-    path("v1/runs", views.RunReportView.as_view(), name="cloud-runs"),
-    path("v1/events", views.EventsView.as_view(), name="cloud-events"),
+    path("v1/runs/stream", runs.RunStreamView.as_view(), name="cloud-runs-stream"),
+    path("v1/runs", runs.RunReportView.as_view(), name="cloud-runs"),
+    path("v1/events", runs.EventsView.as_view(), name="cloud-events"),
     path("v1/traces", traces.TracesView.as_view(), name="cloud-traces"),
     path("v1/scores", views.ScoreView.as_view(), name="cloud-scores"),
     path("v1/projects/threads", projects.ProjectThreadListView.as_view(), name="cloud-project-threads"),
