@@ -20,7 +20,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from prometheus_client import REGISTRY
 
-from tests.support.workers import ROOT, Worker, migrate, worker_env
+from tests.support.paths import ROOT
+from tests.support.workers import Worker, migrate, worker_env, worker_pair
 
 LOGIN = "/admin/login/"
 PASSWORD = "correct horse battery staple"
@@ -157,12 +158,8 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Work
         timeout=60,
     )
     assert created.returncode == 0, created.stderr
-    pair = Worker(env), Worker(env)
-    try:
-        yield tuple(w.wait_ready() for w in pair)  # type: ignore[misc]
-    finally:
-        for worker in pair:
-            worker.stop()
+    with worker_pair(env) as pair:
+        yield pair
 
 
 def test_failures_on_different_workers_add_up(two_workers):

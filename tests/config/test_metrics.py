@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from config import metrics
 from tests.conftest import ISSUER
 from tests.support.keys import session_claims
-from tests.support.workers import ROOT, Worker, worker_env
+from tests.support.paths import ROOT
+from tests.support.workers import Worker, worker_env, worker_pair
 
 TOKEN = "metrics-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -169,12 +170,8 @@ def two_workers(tmp_path, multiproc_dir) -> Iterator[tuple[Worker, Worker]]:
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CLERK_JWKS_URL="http://127.0.0.1:9/never-fetched.json",
     )
-    pair = Worker(env), Worker(env)
-    try:
-        yield tuple(w.wait_ready() for w in pair)  # type: ignore[misc]
-    finally:
-        for worker in pair:
-            worker.stop()
+    with worker_pair(env) as pair:
+        yield pair
 
 
 def test_every_worker_reports_the_sum_over_all_workers(two_workers):

@@ -18,7 +18,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.support.workers import ROOT, Worker, worker_env
+from tests.support.paths import ROOT
+from tests.support.workers import Worker, worker_env
 
 STYLESHEET = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
 
