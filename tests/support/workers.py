@@ -146,7 +146,8 @@ class Worker:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 30) -> Worker:
+    def wait_ready(self, timeout: float = 90) -> Worker:
+        """Until /healthz answers; generous, since a loaded machine can take long to import Django."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
