@@ -144,9 +144,14 @@ def _resolve(
     return _canonical(attachment.id, attachment.content_type, filename or attachment.filename, base_url)
 
 
+def has_file_parts(request: ChatRequest) -> bool:
+    """Whether step 1 has anything to do (most requests have no file: no database round trip for them)."""
+    return any(p.get("type") == "file" for m in request.messages if m["role"] == "user" for p in m["parts"])
+
+
 def check_file_parts(*, workspace: Workspace, request: ChatRequest, base_url: str) -> ChatRequest:
     """The request with its user messages' file parts checked and rewritten (step 1); `FileError` refuses it."""
-    if not any(p.get("type") == "file" for m in request.messages for p in m["parts"]):
+    if not has_file_parts(request):
         return request
     new: dict[str, NewFile] = {}
     messages = []

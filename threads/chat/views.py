@@ -14,7 +14,7 @@ from config.errors import json_error
 from config.ratelimit import Limited, client_address
 from threads import services
 from threads.chat import resumable, titles
-from threads.chat.attachments import check_file_parts
+from threads.chat.attachments import check_file_parts, has_file_parts
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.limits import (
@@ -68,13 +68,14 @@ async def chat(request: HttpRequest) -> HttpResponse:
         chat_request = parse_chat_request(request.body)
     except BadChatRequest as exc:
         return json_error("invalid_request", str(exc), 400)
-    try:  # file parts: checked (and data: URLs decoded) before anything is written
-        base_url = request.build_absolute_uri("/")
-        chat_request = await run_db(
-            check_file_parts, workspace=principal.workspace, request=chat_request, base_url=base_url
-        )
-    except FileError as exc:
-        return json_error(exc.code, exc.message, exc.status)
+    if has_file_parts(chat_request):  # checked (and data: URLs decoded) before anything is written
+        try:
+            base_url = request.build_absolute_uri("/")
+            chat_request = await run_db(
+                check_file_parts, workspace=principal.workspace, request=chat_request, base_url=base_url
+            )
+        except FileError as exc:
+            return json_error(exc.code, exc.message, exc.status)
     limited = await in_cache_thread(check_rate, principal.user_id)
     if limited:
         return _too_many(limited)
