@@ -8,6 +8,7 @@ import { MenuIcon, XIcon } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiClient, ApiError, ChatTracker, type AppSettings } from "./api";
+import { createAttachmentAdapter } from "./attachments";
 import { createThreadListAdapter } from "./persistence";
 import { RouteProvider, useRoute } from "./router";
 import type { Session } from "./session";
@@ -83,7 +84,8 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
           }),
         [],
       );
-      return useChatRuntime({ transport });
+      const attachments = useMemo(() => createAttachmentAdapter(chatApi), []);
+      return useChatRuntime({ transport, adapters: { attachments } });
     },
     [chatApi, chatFetch],
   );

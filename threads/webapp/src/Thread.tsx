@@ -1,10 +1,13 @@
 // The conversation: assistant-ui's thread, message, action bar, branch picker and composer primitives.
 // Replies render as Markdown; every message can be copied; user messages edited (a new branch), replies
 // regenerated and rated; the branch picker walks edited/regenerated siblings. Stop also tells the server
-// (DELETE /api/chat/{id}/stream), which in resumable mode keeps generating after a disconnect.
+// (DELETE /api/chat/{id}/stream), which in resumable mode keeps generating after a disconnect. Files attach with
+// the paperclip, by drag and drop or by paste; they upload when the message is sent (see attachments.ts) and show
+// as previews in the composer and in the sent message, also after a reload.
 
 import {
   ActionBarPrimitive,
+  AttachmentPrimitive,
   AuiIf,
   BranchPickerPrimitive,
   ComposerPrimitive,
@@ -23,15 +26,18 @@ import {
   ChevronLeftIcon,
   ChevronRightIcon,
   CopyIcon,
+  PaperclipIcon,
   PencilIcon,
   RefreshCwIcon,
   SquareIcon,
   ThumbsDownIcon,
   ThumbsUpIcon,
+  XIcon,
 } from "lucide-react";
 import { Suspense, lazy, useEffect, useRef, useState } from "react";
 
 import { ApiError, type ApiClient } from "./api";
+import { FileAccessProvider, usePreviewUrl } from "./attachments";
 import { inProgressReplies } from "./persistence";
 import { useRoute } from "./router";
 
@@ -62,6 +68,7 @@ export function Thread({
   const archived = useAuiState((s) => s.threadListItem.status === "archived");
   if (notFound) return <NotFound id={notFound} />;
   return (
+    <FileAccessProvider api={api}>
     <ThreadPrimitive.Root className="thread" data-testid="thread" data-archived={archived || undefined}>
       <ThreadPrimitive.Viewport className="viewport" data-testid="viewport">
         <div className="messages">
@@ -87,6 +94,7 @@ export function Thread({
         </ThreadPrimitive.ViewportFooter>
       </ThreadPrimitive.Viewport>
     </ThreadPrimitive.Root>
+    </FileAccessProvider>
   );
 }
 
@@ -142,8 +150,15 @@ function UserMessage() {
               </ActionBarPrimitive.Edit>
             </AuiIf>
           </ActionBarPrimitive.Root>
-          <div className="bubble" data-testid="user-text">
-            <MessagePrimitive.Parts />
+          <div className="user-content">
+            <div className="message-attachments" data-testid="message-attachments">
+              <MessagePrimitive.Attachments components={{ Attachment: MessageAttachment }} />
+            </div>
+            <AuiIf condition={(s) => s.message.content.length > 0}>
+              <div className="bubble" data-testid="user-text">
+                <MessagePrimitive.Parts />
+              </div>
+            </AuiIf>
           </div>
         </div>
         <BranchPicker />
@@ -342,15 +357,31 @@ function Composer({ api, reportError }: { api: ApiClient; reportError: (error: A
       });
   };
   return (
+    <ComposerPrimitive.AttachmentDropzone className="composer-dropzone" data-testid="composer-dropzone">
     <ComposerPrimitive.Root className="composer" data-testid="composer">
-      <ComposerPrimitive.Input
-        className="composer-input"
-        placeholder="Write a message…"
-        aria-label="Message"
-        data-testid="composer-input"
-        rows={1}
-        autoFocus
-      />
+      <ComposerPrimitive.AddAttachment
+        className="icon-btn attach"
+        data-testid="composer-attach"
+        aria-label="Attach files"
+        title="Attach files (images, PDF, text)"
+        multiple
+      >
+        <PaperclipIcon aria-hidden size={18} />
+      </ComposerPrimitive.AddAttachment>
+      <div className="composer-column">
+        <div className="attachments" data-testid="composer-attachments">
+          <ComposerPrimitive.Attachments components={{ Attachment: ComposerAttachment }} />
+        </div>
+        <ComposerPrimitive.Input
+          className="composer-input"
+          placeholder="Write a message…"
+          aria-label="Message"
+          data-testid="composer-input"
+          rows={1}
+          autoFocus
+          addAttachmentOnPaste
+        />
+      </div>
       <AuiIf condition={(s) => !s.thread.isRunning}>
         <ComposerPrimitive.Send className="send" data-testid="composer-send" aria-label="Send message" title="Send">
           <ArrowUpIcon aria-hidden size={18} />
@@ -368,5 +399,51 @@ function Composer({ api, reportError }: { api: ApiClient; reportError: (error: A
         </ComposerPrimitive.Cancel>
       </AuiIf>
     </ComposerPrimitive.Root>
+    </ComposerPrimitive.AttachmentDropzone>
+  );
+}
+
+/** The URL an attachment's preview shows: the local file before sending, its stored copy once sent. */
+function useAttachmentPreview(): { url: string | undefined; image: boolean; name: string } {
+  const attachment = useAuiState((s) => s.attachment);
+  const part = attachment.content?.find((p) => p.type === "image" || p.type === "file");
+  const stored = part?.type === "image" ? part.image : part?.type === "file" ? part.data : undefined;
+  const image = attachment.type === "image" || (attachment.contentType ?? "").startsWith("image/");
+  const url = usePreviewUrl(image ? attachment.file : undefined, image && !attachment.file ? stored : undefined);
+  return { url, image, name: attachment.name };
+}
+
+function AttachmentBody() {
+  const { url, image, name } = useAttachmentPreview();
+  return (
+    <>
+      {image && url ? (
+        <img className="attachment-preview" src={url} alt={name} data-testid="attachment-preview" />
+      ) : (
+        <AttachmentPrimitive.unstable_Thumb className="attachment-thumb" aria-hidden />
+      )}
+      <span className="attachment-name" data-testid="attachment-name" title={name}>
+        <AttachmentPrimitive.Name />
+      </span>
+    </>
+  );
+}
+
+function ComposerAttachment() {
+  return (
+    <AttachmentPrimitive.Root className="attachment" data-testid="composer-attachment">
+      <AttachmentBody />
+      <AttachmentPrimitive.Remove className="attachment-remove" aria-label="Remove attachment" title="Remove">
+        <XIcon aria-hidden size={14} />
+      </AttachmentPrimitive.Remove>
+    </AttachmentPrimitive.Root>
+  );
+}
+
+function MessageAttachment() {
+  return (
+    <AttachmentPrimitive.Root className="attachment" data-testid="message-attachment">
+      <AttachmentBody />
+    </AttachmentPrimitive.Root>
   );
 }
