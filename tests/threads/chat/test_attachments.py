@@ -17,8 +17,10 @@ import pytest
 
 from chatauth.caller import Workspace
 from tests.support.chat import chat_body
+from tests.support.isolation import REDIS_URL
 from tests.support.openai_server import OpenAIServer, Reply
 from tests.support.paths import NODE_DIR
+from tests.support.redis_server import redis_up
 from threads import files, services
 from threads.models import Attachment, Message, Thread
 
@@ -259,3 +261,26 @@ def test_deleting_the_thread_deletes_its_chat_files(
     assert client_for(USER).delete("/api/threads/thread_gone").status_code == 204
     assert Attachment.unscoped_for_operators.count() == 0
     assert _stored_files(store) == []
+
+
+@pytest.mark.skipif(not redis_up(REDIS_URL), reason=f"resumable mode needs Redis ({REDIS_URL})")
+def test_a_server_owned_generation_sends_the_image_and_keeps_the_file(
+    store: Path, resumable: OpenAIServer, post_chat: Callable[..., httpx.Response], live_server_url: str
+) -> None:
+    resumable.script(Reply(deltas=["Red."]))
+    response = post_chat(chat_body("thread_res", file_message(file_part(data_url(PNG, "image/png")))), user=USER)
+    assert response.status_code == 200 and response.text.rstrip().endswith("data: [DONE]")
+    assert _user_content(resumable)[1] == {"type": "image_url", "image_url": {"url": data_url(PNG, "image/png")}}
+    (attachment,) = Attachment.objects.for_workspace(Workspace(user_id=USER))
+    assert attachment.thread_id == "thread_res"
+
+
+@pytest.mark.skipif(not redis_up(REDIS_URL), reason=f"resumable mode needs Redis ({REDIS_URL})")
+def test_a_server_owned_turn_over_quota_leaves_no_thread_and_no_bytes(
+    settings: Any, store: Path, resumable: OpenAIServer, post_chat: Callable[..., httpx.Response]
+) -> None:
+    settings.ATTACHMENTS = {**settings.ATTACHMENTS, "WORKSPACE_QUOTA_BYTES": len(PNG) - 1}
+    response = post_chat(chat_body("thread_res_q", file_message(file_part(data_url(PNG, "image/png")))), user=USER)
+    assert (response.status_code, response.json()["error"]) == (403, "quota_exceeded")
+    assert resumable.requests == []
+    _nothing_written(store)
