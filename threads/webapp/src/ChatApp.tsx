@@ -84,10 +84,10 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
           }),
         [],
       );
-      const attachments = useMemo(() => createAttachmentAdapter(chatApi), []);
+      const attachments = useMemo(() => createAttachmentAdapter(chatApi, (error) => api.report(error)), []);
       return useChatRuntime({ transport, adapters: { attachments } });
     },
-    [chatApi, chatFetch],
+    [api, chatApi, chatFetch],
   );
   const runtime = useRemoteThreadListRuntime({ adapter, runtimeHook });
 

@@ -98,14 +98,29 @@ export class FileAccess {
 
 const accessByClient = new WeakMap<ApiClient, FileAccess>();
 
+// A refused upload fails assistant-ui's send, whose caller (the Send button, Enter) does not catch it. The refusal
+// was already shown in words; the rejection itself is expected, not a crash.
+const reportedFailures = new WeakSet<object>();
+if (typeof window !== "undefined") {
+  window.addEventListener("unhandledrejection", (event) => {
+    if (typeof event.reason === "object" && event.reason !== null && reportedFailures.has(event.reason)) {
+      event.preventDefault();
+    }
+  });
+}
+
 export function fileAccessFor(api: ApiClient): FileAccess {
   let access = accessByClient.get(api);
   if (!access) accessByClient.set(api, (access = new FileAccess(api)));
   return access;
 }
 
-/** The composer's adapter: files are read at once for the preview, uploaded when the message is sent. */
-export function createAttachmentAdapter(api: ApiClient): AttachmentAdapter {
+/**
+ * The composer's adapter: files are previewed at once, uploaded when the message is sent. A refused upload is
+ * reported (`report`, the app's banner, with the server's message) and fails the send: assistant-ui then keeps the
+ * draft and its attachments, so nothing is sent without the file.
+ */
+export function createAttachmentAdapter(api: ApiClient, report: (error: ApiError) => void): AttachmentAdapter {
   const access = fileAccessFor(api);
   return {
     accept: ACCEPT,
@@ -125,8 +140,10 @@ export function createAttachmentAdapter(api: ApiClient): AttachmentAdapter {
       try {
         url = await access.upload(attachment.file);
       } catch (error) {
-        api.report(error instanceof ApiError ? error : new ApiError("request", `${attachment.name} could not be uploaded.`));
-        throw error;
+        const shown = error instanceof ApiError ? error : new ApiError("request", `${attachment.name} could not be uploaded.`);
+        report(shown);
+        reportedFailures.add(shown);
+        throw shown;
       }
       const content: CompleteAttachment["content"] = attachment.type === "image"
         ? [{ type: "image", image: url, filename: attachment.name }]
