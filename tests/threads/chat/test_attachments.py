@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.support.isolation import REDIS_URL
 from tests.support.openai_server import OpenAIServer, Reply
 from tests.support.paths import NODE_DIR
 from tests.support.redis_server import redis_up
+from tests.threads.cloud.test_files import moto_endpoint  # noqa: F401 - the loopback S3 server fixture
 from threads import files, services
 from threads.models import Attachment, Message, Thread
 
@@ -284,3 +286,55 @@ def test_a_server_owned_turn_over_quota_leaves_no_thread_and_no_bytes(
     assert (response.status_code, response.json()["error"]) == (403, "quota_exceeded")
     assert resumable.requests == []
     _nothing_written(store)
+
+
+@pytest.fixture
+def s3_store(request: pytest.FixtureRequest, settings: Any, chat_on: OpenAIServer) -> str:
+    """The attachment store on a real S3-compatible server (moto in server mode, on loopback)."""
+    import boto3
+
+    endpoint = request.getfixturevalue("moto_endpoint")
+
+    bucket = f"chat-files-{time.monotonic_ns()}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
+    ).create_bucket(Bucket=bucket)
+    options = {"bucket_name": bucket, "endpoint_url": endpoint, "access_key": "t", "secret_key": "t"}
+    options |= {"region_name": "us-east-1", "addressing_style": "path", "signature_version": "s3v4"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    settings.ATTACHMENTS = {"MAX_BYTES": 4096, "WORKSPACE_QUOTA_BYTES": 100_000}
+    return bucket
+
+
+def test_on_s3_a_data_url_is_stored_in_the_bucket_and_sent_to_the_model(
+    s3_store: str, chat_on: OpenAIServer, post_chat: Callable[..., httpx.Response]
+) -> None:
+    chat_on.script(Reply(deltas=["A PDF."]))
+    pdf = file_part(data_url(PDF, "application/pdf"), "application/pdf", "report.pdf")
+    assert post_chat(chat_body("thread_s3", file_message(pdf)), user=USER).status_code == 200
+    assert _user_content(chat_on)[1]["file"]["file_data"] == data_url(PDF, "application/pdf")
+    (attachment,) = Attachment.objects.for_workspace(Workspace(user_id=USER))
+    assert files.storage().exists(attachment.storage_key) and files.read_bytes(attachment) == PDF
+
+
+def test_on_s3_an_upload_that_bypassed_the_service_is_checked_before_the_model_sees_it(
+    s3_store: str, chat_on: OpenAIServer, post_chat: Callable[..., httpx.Response], live_server_url: str
+) -> None:
+    chat_on.script(Reply(deltas=["Seen."]))
+    workspace = Workspace(user_id=USER)
+    good, good_url = files.create_upload(workspace=workspace, filename="dot.png", base_url=live_server_url)
+    bad, bad_url = files.create_upload(workspace=workspace, filename="fake.png", base_url=live_server_url)
+    for url, data in ((good_url.url, PNG), (bad_url.url, b"not a png")):  # straight to the bucket
+        assert httpx.put(url, content=data, headers={"Content-Type": "image/png"}).status_code == 200
+    refused = post_chat(
+        chat_body("thread_s3_bad", file_message(file_part(files.public_url(live_server_url, bad)))), user=USER
+    )
+    assert (refused.status_code, refused.json()["error"]) == (415, "content_type_mismatch")
+    accepted = post_chat(
+        chat_body("thread_s3_ok", file_message(file_part(files.public_url(live_server_url, good)))), user=USER
+    )
+    assert accepted.status_code == 200
+    assert _user_content(chat_on)[1] == {"type": "image_url", "image_url": {"url": data_url(PNG, "image/png")}}
