@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 from chatauth.caller import Workspace
 from threads import files
-from threads.chat.request import FILE_PLACEHOLDER, ChatRequest, NewFile
+from threads.chat.openai_messages import FILE_PLACEHOLDER
+from threads.chat.request import ChatRequest, NewFile
 from threads.models import Thread
 
 OWN_PATH = re.compile(r"/v1/files/(?:attachments|blob)/(file_[A-Za-z0-9_-]{22})$")

@@ -1,4 +1,4 @@
-"""The body that `DefaultChatTransport` / `AssistantChatTransport` send, validated, and its OpenAI form.
+"""The body that `DefaultChatTransport` / `AssistantChatTransport` send, validated (its OpenAI form: `openai_messages`).
 
 Validation is `config.validation`'s, the layer `/api` and `/v1` use: its strict field types (a string is a
 string, storable, bounded; integers are never booleans) in serializers that describe the AI SDK body. The body
@@ -10,7 +10,6 @@ A refusal names the field (`messages[0].role: ...`) in one sentence.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -28,6 +27,10 @@ from config.validation import (
     storable_json,
 )
 from threads.chat.conf import chat_settings
+from threads.chat.openai_messages import openai_tools, to_openai_messages
+
+# The OpenAI form lives in threads.chat.openai_messages; named here too, where the stream imports it from.
+__all__ = ["BadChatRequest", "ChatRequest", "NewFile", "openai_tools", "parse_chat_request", "to_openai_messages"]
 
 ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -39,7 +42,6 @@ NUMERIC_CALL_SETTINGS = {
     "presencePenalty": ("presence_penalty", -2.0, 2.0),
     "frequencyPenalty": ("frequency_penalty", -2.0, 2.0),
 }
-FILE_PLACEHOLDER = "service-file"  # never sent: replaced by threads.chat.attachments.inline_files
 MAX_URL_CHARS = 16 * 1024 * 1024  # a data: URL; the body limit is the real bound
 
 
@@ -313,95 +315,3 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
         tools=_tools(data.get("tools")),
         call_settings=_call_settings(data.get("callSettings")),
     )
-
-
-def _text_of(parts: list[dict[str, Any]]) -> str:
-    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-
-
-def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """A user message's text, or, when it has file parts, its content parts in order: text, and a placeholder
-    per file that `threads.chat.attachments.inline_files` replaces with the bytes (or a note) before the call."""
-    if not any(p.get("type") == "file" for p in parts):
-        return _text_of(parts)
-    content: list[dict[str, Any]] = []
-    for part in parts:
-        if part.get("type") == "text" and isinstance(part.get("text"), str):
-            if content and content[-1]["type"] == "text":
-                content[-1] = {"type": "text", "text": content[-1]["text"] + part["text"]}
-            else:
-                content.append({"type": "text", "text": part["text"]})
-        elif part.get("type") == "file":
-            content.append(
-                {
-                    "type": FILE_PLACEHOLDER,
-                    "url": str(part.get("url") or ""),
-                    "media_type": str(part.get("mediaType") or ""),
-                    "filename": str(part.get("filename") or ""),
-                }
-            )
-    return content
-
-
-def _tool_name(part: dict[str, Any]) -> str | None:
-    kind = part.get("type", "")
-    if kind == "dynamic-tool":
-        return part.get("toolName")
-    return kind[5:] if kind.startswith("tool-") else None
-
-
-def to_openai_messages(history: Any, *, system: str | None = None) -> list[dict[str, Any]]:
-    """UI messages (the turn's context, from the server's record) to chat-completions messages: the server's
-    system prompt plus the documented `system` option, then user text, and assistant text with frontend tool
-    calls and their results. No other system text: a `system` UI message is never forwarded."""
-    prompt = chat_settings.SYSTEM_PROMPT
-    if system:
-        prompt = f"{prompt}\n\n{system}" if prompt else system
-    out: list[dict[str, Any]] = [{"role": "system", "content": prompt}] if prompt else []
-    for message in history:
-        parts = message["parts"]
-        if message["role"] == "user":
-            out.append({"role": "user", "content": _user_content(parts)})
-            continue
-        if message["role"] != "assistant":
-            continue
-        tool_calls, results = [], []
-        for part in parts:
-            name = _tool_name(part)
-            if not name or not isinstance(part.get("toolCallId"), str):
-                continue
-            if part.get("state") not in ("input-available", "output-available", "output-error"):
-                continue
-            tool_calls.append(
-                {
-                    "id": part["toolCallId"],
-                    "type": "function",
-                    "function": {"name": name, "arguments": json.dumps(part.get("input") or {})},
-                }
-            )
-            if part.get("state") == "output-available":
-                results.append(
-                    {"role": "tool", "tool_call_id": part["toolCallId"], "content": json.dumps(part.get("output"))}
-                )
-            elif part.get("state") == "output-error":
-                results.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": part["toolCallId"],
-                        "content": json.dumps({"error": part.get("errorText", "")}),
-                    }
-                )
-        assistant: dict[str, Any] = {"role": "assistant", "content": _text_of(parts) or None}
-        if tool_calls:
-            assistant["tool_calls"] = tool_calls
-        if assistant["content"] is not None or tool_calls:
-            out.append(assistant)
-        out.extend(results)
-    return out
-
-
-def openai_tools(request: ChatRequest) -> list[dict[str, Any]]:
-    return [
-        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-        for t in request.tools
-    ]

@@ -7,7 +7,6 @@
 
 import {
   ActionBarPrimitive,
-  AttachmentPrimitive,
   AuiIf,
   BranchPickerPrimitive,
   ComposerPrimitive,
@@ -32,12 +31,12 @@ import {
   SquareIcon,
   ThumbsDownIcon,
   ThumbsUpIcon,
-  XIcon,
 } from "lucide-react";
 import { Suspense, lazy, useEffect, useRef, useState } from "react";
 
 import { ApiError, type ApiClient } from "./api";
-import { FileAccessProvider, usePreviewUrl } from "./attachments";
+import { ComposerAttachment, MessageAttachment } from "./AttachmentViews";
+import { FileAccessProvider } from "./attachments";
 import { inProgressReplies } from "./persistence";
 import { useRoute } from "./router";
 
@@ -400,50 +399,5 @@ function Composer({ api, reportError }: { api: ApiClient; reportError: (error: A
       </AuiIf>
     </ComposerPrimitive.Root>
     </ComposerPrimitive.AttachmentDropzone>
-  );
-}
-
-/** The URL an attachment's preview shows: the local file before sending, its stored copy once sent. */
-function useAttachmentPreview(): { url: string | undefined; image: boolean; name: string } {
-  const attachment = useAuiState((s) => s.attachment);
-  const part = attachment.content?.find((p) => p.type === "image" || p.type === "file");
-  const stored = part?.type === "image" ? part.image : part?.type === "file" ? part.data : undefined;
-  const image = attachment.type === "image" || (attachment.contentType ?? "").startsWith("image/");
-  const url = usePreviewUrl(image ? attachment.file : undefined, image && !attachment.file ? stored : undefined);
-  return { url, image, name: attachment.name };
-}
-
-function AttachmentBody() {
-  const { url, image, name } = useAttachmentPreview();
-  return (
-    <>
-      {image && url ? (
-        <img className="attachment-preview" src={url} alt={name} data-testid="attachment-preview" />
-      ) : (
-        <AttachmentPrimitive.unstable_Thumb className="attachment-thumb" aria-hidden />
-      )}
-      <span className="attachment-name" data-testid="attachment-name" title={name}>
-        <AttachmentPrimitive.Name />
-      </span>
-    </>
-  );
-}
-
-function ComposerAttachment() {
-  return (
-    <AttachmentPrimitive.Root className="attachment" data-testid="composer-attachment">
-      <AttachmentBody />
-      <AttachmentPrimitive.Remove className="attachment-remove" aria-label="Remove attachment" title="Remove">
-        <XIcon aria-hidden size={14} />
-      </AttachmentPrimitive.Remove>
-    </AttachmentPrimitive.Root>
-  );
-}
-
-function MessageAttachment() {
-  return (
-    <AttachmentPrimitive.Root className="attachment" data-testid="message-attachment">
-      <AttachmentBody />
-    </AttachmentPrimitive.Root>
   );
 }
