@@ -13,6 +13,7 @@ when a message of that thread names its id, and is deleted (row and bytes) with 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -48,6 +49,14 @@ DEFAULTS: dict[str, Any] = {
     "URL_TTL_SECONDS": 300,
     # The base URL presigned local URLs start with; empty = the request's own scheme and host.
     "PUBLIC_BASE_URL": "",
+    # /api/chat file parts: at most this many in one message.
+    "MAX_FILES_PER_MESSAGE": 10,
+    # The types the chat model reads (images as `image_url`, PDFs as `file`, text inline); others get a note.
+    "MODEL_TYPES": ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
+    # A new message with a file of a type the model does not read: "note" (sent with a note instead) or "refuse".
+    "UNSUPPORTED_BY_MODEL": "note",
+    # Bytes of files inlined into one model call (newest first); older files past it are sent as a note.
+    "MODEL_MAX_BYTES": 20 * 1024 * 1024,
 }
 
 attachment_settings = AppSettings("ATTACHMENTS", DEFAULTS)
@@ -272,6 +281,53 @@ def _verify_s3_object(attachment: Attachment) -> Attachment:
     return attachment
 
 
+def chat_file_id(*, workspace: Workspace, thread_id: str, data: bytes) -> str:
+    """The id a file sent inline in a chat message gets: derived from (workspace, thread, bytes) under a key of
+    this service, so a client that sends the same message again (a retry, `regenerate()`) names the same file."""
+    digest = hashlib.sha256(data).hexdigest()
+    mac = hmac.new(_signing_key(), f"chat-file\n{workspace.key}\n{thread_id}\n{digest}".encode(), hashlib.sha256)
+    return "file_" + base64.urlsafe_b64encode(mac.digest()).decode()[:22]
+
+
+def store_bytes(
+    *, workspace: Workspace, thread: Thread, file_id: str, filename: str, content_type: str, data: bytes
+) -> tuple[Attachment, bool]:
+    """A checked file's row (attached to `thread`) and bytes, inside the caller's transaction; the file the id
+    names already when it exists (the bool says whether bytes were written). Refuses past the quotas."""
+    existing = Attachment.objects.for_workspace(workspace).filter(id=file_id).first()
+    if existing is not None:
+        if existing.thread_id is None:
+            existing.thread = thread
+            existing.save(update_fields=["thread"])
+        return existing, False
+    count, used = _usage(workspace)
+    if count >= attachment_settings.WORKSPACE_MAX_FILES:
+        raise FileError("quota_exceeded", "This workspace holds the most files it may.", 403)
+    if used + len(data) > attachment_settings.WORKSPACE_QUOTA_BYTES:
+        raise FileError("quota_exceeded", "This file would put the workspace over its storage quota.", 403)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-100:].lstrip(".") or "file"
+    name = storage().save(f"{file_id}/{safe}", ContentFile(data))
+    attachment = Attachment.objects.for_workspace(workspace).create(
+        id=file_id,
+        workspace_key=workspace.key,
+        org_id=workspace.org_id,
+        user_id=workspace.user_id,
+        thread=thread,
+        filename=filename,
+        content_type=content_type,
+        storage_key=name,
+        size=len(data),
+        status="ready",
+        uploaded_at=timezone.now(),
+    )
+    return attachment, True
+
+
+def read_bytes(attachment: Attachment) -> bytes:
+    with storage().open(attachment.storage_key, "rb") as handle:
+        return handle.read()
+
+
 def get(*, workspace: Workspace, file_id: str) -> Attachment:
     attachment = Attachment.objects.for_workspace(workspace).filter(id=file_id).first()
     if attachment is None:
@@ -285,12 +341,18 @@ def file_id_from(value: str) -> str | None:
     return match.group() if match else None
 
 
-def download_url(*, workspace: Workspace, file_id: str, base_url: str) -> tuple[Attachment, SignedUrl]:
+def ready(*, workspace: Workspace, file_id: str) -> Attachment:
+    """The workspace's uploaded, checked file (an S3 upload is read back first); 404 unknown, 409 not ready."""
     attachment = get(workspace=workspace, file_id=file_id)
     if attachment.status == "pending" and is_s3():
         attachment = _verify_s3_object(attachment)
     if attachment.status != "ready":
         raise FileError("not_uploaded", "The file has not been uploaded (or was rejected).", 409)
+    return attachment
+
+
+def download_url(*, workspace: Workspace, file_id: str, base_url: str) -> tuple[Attachment, SignedUrl]:
+    attachment = ready(workspace=workspace, file_id=file_id)
     url = _s3_url(attachment, "GET") if is_s3() else _local_url(base_url, attachment, "GET")
     return attachment, url
 

@@ -1,19 +1,36 @@
-"""The body that `DefaultChatTransport` / `AssistantChatTransport` send, validated, and its OpenAI form.
+"""The body that `DefaultChatTransport` / `AssistantChatTransport` send, validated (its OpenAI form: `openai_messages`).
 
-Browser-supplied provider settings (`config.apiKey`, `config.baseUrl`, `config.modelName`, `callSettings.headers`)
-are read past and never used: the browser does not choose where our key goes.
+Validation is `config.validation`'s, the layer `/api` and `/v1` use: its strict field types (a string is a
+string, storable, bounded; integers are never booleans) in serializers that describe the AI SDK body. The body
+itself is not a `StrictSerializer`: the transports add fields of their own and the caller's `body` extras, and
+those are read past. Browser-supplied provider settings (`config.apiKey`, `config.baseUrl`, `config.modelName`,
+`callSettings.headers`) are read past too and never used: the browser does not choose where our key goes.
+A refusal names the field (`messages[0].role: ...`) in one sentence.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
 from config.errors import ApiError
-from config.validation import parse_json_body, storable_json
+from config.validation import (
+    JSONObjectField,
+    StrictCharField,
+    StrictIntegerField,
+    parse_json_body,
+    storable_json,
+)
 from threads.chat.conf import chat_settings
+from threads.chat.openai_messages import openai_tools, to_openai_messages
+
+# The OpenAI form lives in threads.chat.openai_messages; named here too, where the stream imports it from.
+__all__ = ["BadChatRequest", "ChatRequest", "NewFile", "openai_tools", "parse_chat_request", "to_openai_messages"]
 
 ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -25,6 +42,7 @@ NUMERIC_CALL_SETTINGS = {
     "presencePenalty": ("presence_penalty", -2.0, 2.0),
     "frequencyPenalty": ("frequency_penalty", -2.0, 2.0),
 }
+MAX_URL_CHARS = 16 * 1024 * 1024  # a data: URL; the body limit is the real bound
 
 
 class BadChatRequest(ValueError):
@@ -39,6 +57,16 @@ class FrontendTool:
 
 
 @dataclass(frozen=True)
+class NewFile:
+    """A file a data: URL brought, checked and waiting to be stored with the turn (`threads.chat.attachments`)."""
+
+    id: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     thread_id: str
     messages: list[dict[str, Any]]
@@ -48,70 +76,213 @@ class ChatRequest:
     system: str | None = None
     tools: tuple[FrontendTool, ...] = ()
     call_settings: dict[str, Any] = field(default_factory=dict)
+    new_files: tuple[NewFile, ...] = ()  # set by threads.chat.attachments.check_file_parts
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise BadChatRequest(message)
+# --- field types ------------------------------------------------------------------------------------------
 
 
-def _validate_message(index: int, message: Any) -> dict[str, Any]:
-    where = f"messages[{index}]"
-    _require(isinstance(message, dict), f"{where} must be an object")
-    _require(isinstance(message.get("id"), str) and ID_RE.match(message["id"]) is not None, f"{where}.id is invalid")
-    _require(message.get("role") in ROLES, f"{where}.role must be one of {', '.join(ROLES)}")
-    parts = message.get("parts")
-    _require(isinstance(parts, list), f"{where}.parts must be a list")
-    for j, part in enumerate(parts):
-        _require(isinstance(part, dict) and isinstance(part.get("type"), str), f"{where}.parts[{j}] needs a type")
-        if part["type"] in ("text", "reasoning"):
-            _require(isinstance(part.get("text"), str), f"{where}.parts[{j}].text must be a string")
-    metadata = message.get("metadata")
-    _require(metadata is None or isinstance(metadata, dict), f"{where}.metadata must be an object")
-    return {"id": message["id"], "role": message["role"], "parts": parts, "metadata": metadata}
+def _id_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(
+        max_length=128,
+        validators=[RegexValidator(ID_RE, "Must be 1 to 128 letters, digits or _ - : . characters.")],
+        **kwargs,
+    )
 
 
-def _validate_tools(raw: Any) -> tuple[FrontendTool, ...]:
-    if raw is None:
-        return ()
-    _require(isinstance(raw, dict), "tools must be an object of {name: {description?, parameters}}")
-    _require(len(raw) <= 64, "tools: at most 64 tools")
-    tools = []
-    for name, spec in raw.items():
-        _require(TOOL_NAME_RE.match(name) is not None, f"tools: invalid tool name {name!r}")
-        _require(isinstance(spec, dict), f"tools.{name} must be an object")
-        parameters = spec.get("parameters", {"type": "object", "properties": {}})
-        _require(isinstance(parameters, dict), f"tools.{name}.parameters must be a JSON schema object")
-        description = spec.get("description") or ""
-        _require(isinstance(description, str), f"tools.{name}.description must be a string")
-        tools.append(FrontendTool(name=name, description=description[:2000], parameters=parameters))
-    return tuple(tools)
+class PartField(serializers.Field):
+    """One UI message part, kept whole (parts carry keys of their own); text and reasoning need their text, a
+    file part its `mediaType` and `url` (what `threads.chat.attachments` then resolves)."""
+
+    default_error_messages = {
+        "not_object": "Each part must be an object with a string type.",
+        "text": "A {kind} part needs a string text.",
+        "file": "A file part needs string mediaType and url (and an optional string filename).",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            self.fail("not_object")
+        kind = data["type"]
+        if kind in ("text", "reasoning") and not isinstance(data.get("text"), str):
+            self.fail("text", kind=kind)
+        if kind == "file":
+            strings = (data.get("mediaType"), data.get("url"))
+            filename = data.get("filename")
+            if not all(isinstance(s, str) and s for s in strings) or not isinstance(filename, str | None):
+                self.fail("file")
+            if len(data["url"]) > MAX_URL_CHARS or len(data["mediaType"]) > 255 or len(filename or "") > 255:
+                self.fail("file")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
-def _validate_call_settings(raw: Any) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    _require(isinstance(raw, dict), "callSettings must be an object")
-    out: dict[str, Any] = {}
-    for key, (name, low, high) in NUMERIC_CALL_SETTINGS.items():
-        value = raw.get(key)
-        if value is None:
-            continue
-        _require(isinstance(value, int | float) and not isinstance(value, bool), f"callSettings.{key} must be a number")
-        _require(low <= value <= high, f"callSettings.{key} must be between {low} and {high}")
-        out[name] = value
-    max_tokens = raw.get("maxTokens", raw.get("maxOutputTokens"))
-    if max_tokens is not None:
-        _require(
-            isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0,
-            "callSettings.maxTokens must be a positive integer",
+class MessageSerializer(serializers.Serializer):
+    id = _id_field()
+    role = serializers.ChoiceField(
+        choices=ROLES, error_messages={"invalid_choice": f"Must be one of {', '.join(ROLES)}."}
+    )
+    parts = serializers.ListField(
+        child=PartField(), allow_empty=True, error_messages={"not_a_list": "Must be a list of parts."}
+    )
+    metadata = JSONObjectField(
+        required=False, allow_null=True, max_bytes=lambda: chat_settings.MAX_BODY_BYTES, setting="CHAT_MAX_BODY_BYTES"
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Each message must be an object.")
+        value = super().to_internal_value(data)
+        return {"id": value["id"], "role": value["role"], "parts": value["parts"], "metadata": value.get("metadata")}
+
+
+class ToolSerializer(serializers.Serializer):
+    description = StrictCharField(required=False, allow_blank=True, allow_null=True)
+    parameters = JSONObjectField(
+        required=False, max_bytes=lambda: chat_settings.MAX_BODY_BYTES, setting="CHAT_MAX_BODY_BYTES"
+    )
+
+
+class NumberField(serializers.Field):
+    """A JSON number (never a boolean or a string) between `low` and `high`."""
+
+    default_error_messages = {"invalid": "Must be a number.", "range": "Must be between {low} and {high}."}
+
+    def __init__(self, *, low: float, high: float, **kwargs: Any) -> None:
+        self.low, self.high = low, high
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if not self.low <= data <= self.high:
+            self.fail("range", low=self.low, high=self.high)
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CallSettingsSerializer(serializers.Serializer):
+    temperature = NumberField(low=0.0, high=2.0, required=False, allow_null=True)
+    topP = NumberField(low=0.0, high=1.0, required=False, allow_null=True)
+    presencePenalty = NumberField(low=-2.0, high=2.0, required=False, allow_null=True)
+    frequencyPenalty = NumberField(low=-2.0, high=2.0, required=False, allow_null=True)
+    maxTokens = StrictIntegerField(
+        min_value=1, required=False, allow_null=True, error_messages={"min_value": "Must be a positive integer."}
+    )
+    maxOutputTokens = StrictIntegerField(
+        min_value=1, required=False, allow_null=True, error_messages={"min_value": "Must be a positive integer."}
+    )
+    seed = StrictIntegerField(min_value=-(2**63), max_value=2**63 - 1, required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object.")
+        return super().to_internal_value(data)
+
+
+class ChatBodySerializer(serializers.Serializer):
+    """The fields of the body this service reads; any other field is read past (see the module docstring)."""
+
+    id = _id_field(error_messages={"required": "The chat (thread) id is required."})
+    messages = serializers.ListField(
+        child=MessageSerializer(), required=False, error_messages={"not_a_list": "Must be a non-empty list."}
+    )
+    message = MessageSerializer(required=False)
+    trigger = serializers.ChoiceField(
+        choices=TRIGGERS,
+        required=False,
+        default="submit-message",
+        error_messages={"invalid_choice": f"Must be one of {', '.join(TRIGGERS)}."},
+    )
+    messageId = _id_field(required=False, allow_null=True)
+    system = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    tools = serializers.DictField(
+        child=ToolSerializer(), required=False, allow_null=True, error_messages={"not_a_dict": "Must be an object."}
+    )
+    callSettings = CallSettingsSerializer(required=False, allow_null=True)
+
+    def validate_messages(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not value:
+            raise serializers.ValidationError("Must be a non-empty list.")
+        if len(value) > chat_settings.MAX_MESSAGES:
+            raise serializers.ValidationError(f"At most {chat_settings.MAX_MESSAGES} messages (CHAT_MAX_MESSAGES).")
+        return value
+
+    def validate_system(self, value: str | None) -> str | None:
+        if value is not None and len(value) > chat_settings.MAX_SYSTEM_CHARS:
+            limit = chat_settings.MAX_SYSTEM_CHARS
+            raise serializers.ValidationError(f"The system prompt is too long (CHAT_MAX_SYSTEM_CHARS: {limit}).")
+        return value
+
+    def validate_tools(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value and len(value) > 64:
+            raise serializers.ValidationError("At most 64 tools.")
+        for name in value or {}:
+            if TOOL_NAME_RE.match(name) is None:
+                raise serializers.ValidationError(f"Invalid tool name {name!r} (1 to 64 letters, digits, _ or -).")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The AI SDK persistence guide's client sends only its last message, as `message`: the server holds the rest.
+        if "messages" not in attrs and "message" not in attrs:
+            raise serializers.ValidationError({"messages": ["Must be a non-empty list."]})
+        return attrs
+
+
+def _flatten(detail: Any, path: str = "") -> str:
+    """The first error of a DRF error tree, as `messages[0].parts[1]: Message.`."""
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()))
+        if isinstance(key, int):
+            step = f"{path}[{key}]"
+        elif key in ("non_field_errors", "__all__"):
+            step = path
+        else:
+            step = f"{path}.{key}" if path else str(key)
+        return _flatten(value, step)
+    if isinstance(detail, list):
+        return _flatten(detail[0], path) if detail else path
+    return f"{path}: {detail}" if path else str(detail)
+
+
+def _tools(raw: dict[str, Any] | None) -> tuple[FrontendTool, ...]:
+    return tuple(
+        FrontendTool(
+            name=name,
+            description=(spec.get("description") or "")[:2000],
+            parameters=spec.get("parameters") or {"type": "object", "properties": {}},
         )
+        for name, spec in (raw or {}).items()
+    )
+
+
+def _call_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
+    raw = raw or {}
+    out: dict[str, Any] = {
+        name: raw[key] for key, (name, _, _) in NUMERIC_CALL_SETTINGS.items() if raw.get(key) is not None
+    }
+    max_tokens = raw.get("maxTokens") if raw.get("maxTokens") is not None else raw.get("maxOutputTokens")
+    if max_tokens is not None:
         out["max_tokens"] = min(max_tokens, chat_settings.MAX_OUTPUT_TOKENS)
-    seed = raw.get("seed")
-    if seed is not None:
-        _require(isinstance(seed, int) and not isinstance(seed, bool), "callSettings.seed must be an integer")
-        out["seed"] = seed
+    if raw.get("seed") is not None:
+        out["seed"] = raw["seed"]
     return out
+
+
+_serializers = threading.local()
+
+
+def _body_serializer() -> ChatBodySerializer:
+    """One bound serializer per thread, reused: building DRF's field tree (a deep copy of every declared field)
+    cost most of a request's parsing, and `run_validation` keeps no state on the instance."""
+    serializer = getattr(_serializers, "body", None)
+    if serializer is None:
+        serializer = _serializers.body = ChatBodySerializer()
+    return serializer
 
 
 def parse_chat_request(raw_body: bytes) -> ChatRequest:
@@ -120,106 +291,27 @@ def parse_chat_request(raw_body: bytes) -> ChatRequest:
         body = parse_json_body(raw_body or b"null", max_bytes=limit, setting="CHAT_MAX_BODY_BYTES")
     except ApiError as exc:
         raise BadChatRequest(str(exc.detail)) from exc
-    _require(isinstance(body, dict), "body must be a JSON object")
-    _require(storable_json(body), "strings must not contain NUL characters or unpaired surrogates")
-    thread_id = body.get("id")
-    _require(isinstance(thread_id, str) and ID_RE.match(thread_id) is not None, "id (the chat/thread id) is required")
-    # The AI SDK persistence guide's client sends only its last message, as `message`: the server holds the rest.
-    only_last = "message" in body and "messages" not in body
-    messages = [body["message"]] if only_last else body.get("messages")
-    _require(isinstance(messages, list) and len(messages) > 0, "messages must be a non-empty list")
-    _require(len(messages) <= chat_settings.MAX_MESSAGES, f"messages: at most {chat_settings.MAX_MESSAGES}")
-    validated = [_validate_message(i, m) for i, m in enumerate(messages)]
-    trigger = body.get("trigger", "submit-message")
-    _require(trigger in TRIGGERS, f"trigger must be one of {', '.join(TRIGGERS)}")
-    message_id = body.get("messageId")
-    _require(
-        message_id is None or (isinstance(message_id, str) and ID_RE.match(message_id) is not None),
-        "messageId is invalid",
-    )
-    system = body.get("system")
-    _require(system is None or isinstance(system, str), "system must be a string")
-    _require(system is None or len(system) <= chat_settings.MAX_SYSTEM_CHARS, "system prompt is too long")
-    request = ChatRequest(
-        thread_id=thread_id,
-        messages=validated,
+    if not isinstance(body, dict):
+        raise BadChatRequest("The request body must be a JSON object.")
+    if not storable_json(body):
+        raise BadChatRequest("Strings must not contain NUL characters or unpaired surrogates.")
+    try:
+        data = _body_serializer().run_validation(body)
+    except serializers.ValidationError as exc:
+        raise BadChatRequest(_flatten(exc.detail)) from exc
+    only_last = "message" in data and "messages" not in data
+    messages = [data["message"]] if only_last else data["messages"]
+    if messages[-1]["role"] not in ("user", "assistant"):
+        raise BadChatRequest(
+            "messages must end with a user message (or an assistant message whose tool calls now have outputs)."
+        )
+    return ChatRequest(
+        thread_id=data["id"],
+        messages=messages,
         only_last=only_last,
-        trigger=trigger,
-        message_id=message_id,
-        system=system or None,
-        tools=_validate_tools(body.get("tools")),
-        call_settings=_validate_call_settings(body.get("callSettings")),
+        trigger=data["trigger"],
+        message_id=data.get("messageId"),
+        system=data.get("system") or None,
+        tools=_tools(data.get("tools")),
+        call_settings=_call_settings(data.get("callSettings")),
     )
-    _require(
-        request.messages[-1]["role"] in ("user", "assistant"),
-        "messages must end with a user message (or an assistant message whose tool calls now have outputs)",
-    )
-    return request
-
-
-def _text_of(parts: list[dict[str, Any]]) -> str:
-    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-
-
-def _tool_name(part: dict[str, Any]) -> str | None:
-    kind = part.get("type", "")
-    if kind == "dynamic-tool":
-        return part.get("toolName")
-    return kind[5:] if kind.startswith("tool-") else None
-
-
-def to_openai_messages(history: Any, *, system: str | None = None) -> list[dict[str, Any]]:
-    """UI messages (the turn's context, from the server's record) to chat-completions messages: the server's
-    system prompt plus the documented `system` option, then user text, and assistant text with frontend tool
-    calls and their results. No other system text: a `system` UI message is never forwarded."""
-    prompt = chat_settings.SYSTEM_PROMPT
-    if system:
-        prompt = f"{prompt}\n\n{system}" if prompt else system
-    out: list[dict[str, Any]] = [{"role": "system", "content": prompt}] if prompt else []
-    for message in history:
-        parts = message["parts"]
-        if message["role"] == "user":
-            out.append({"role": "user", "content": _text_of(parts)})
-            continue
-        if message["role"] != "assistant":
-            continue
-        tool_calls, results = [], []
-        for part in parts:
-            name = _tool_name(part)
-            if not name or not isinstance(part.get("toolCallId"), str):
-                continue
-            if part.get("state") not in ("input-available", "output-available", "output-error"):
-                continue
-            tool_calls.append(
-                {
-                    "id": part["toolCallId"],
-                    "type": "function",
-                    "function": {"name": name, "arguments": json.dumps(part.get("input") or {})},
-                }
-            )
-            if part.get("state") == "output-available":
-                results.append(
-                    {"role": "tool", "tool_call_id": part["toolCallId"], "content": json.dumps(part.get("output"))}
-                )
-            elif part.get("state") == "output-error":
-                results.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": part["toolCallId"],
-                        "content": json.dumps({"error": part.get("errorText", "")}),
-                    }
-                )
-        assistant: dict[str, Any] = {"role": "assistant", "content": _text_of(parts) or None}
-        if tool_calls:
-            assistant["tool_calls"] = tool_calls
-        if assistant["content"] is not None or tool_calls:
-            out.append(assistant)
-        out.extend(results)
-    return out
-
-
-def openai_tools(request: ChatRequest) -> list[dict[str, Any]]:
-    return [
-        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-        for t in request.tools
-    ]

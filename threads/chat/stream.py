@@ -25,6 +25,7 @@ from chatauth.caller import Workspace
 from config import metrics
 from threads import services
 from threads.chat import stops, titles
+from threads.chat.attachments import turn_files
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
@@ -89,12 +90,13 @@ def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, a
 def _append_turn(
     *, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None
 ) -> Turn:
-    plan = plan_turn(
-        thread=thread,
-        messages=request.messages,
-        assistant_id=assistant_id or Message.new_id(),
-        continue_head=request.only_last,
-    )
+    with turn_files(thread=thread, workspace=workspace, request=request):  # the turn's new files, both or neither
+        plan = plan_turn(
+            thread=thread,
+            messages=request.messages,
+            assistant_id=assistant_id or Message.new_id(),
+            continue_head=request.only_last,
+        )
     return Turn(
         thread_id=thread.id,
         workspace=workspace,
@@ -184,6 +186,7 @@ class Generation:
             messages=to_openai_messages(self.turn.history, system=self.request.system),
             tools=openai_tools(self.request),
             call_settings=self.request.call_settings,
+            workspace=self.turn.workspace,
         )
 
     def _finish_metadata(self, chunk: Chunk) -> Chunk:

@@ -15,8 +15,11 @@ from typing import Any
 
 import openai
 
+from chatauth.caller import Workspace
 from config import metrics
+from threads.chat import attachments
 from threads.chat.conf import chat_settings
+from threads.chat.dbgate import run_db
 from threads.chat.protocol import Chunk
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
@@ -193,8 +196,16 @@ def _converted(converter: _Converter, delta: dict[str, Any]) -> list[Chunk]:
 
 
 async def openai_chunks(
-    *, messages: list[dict[str, Any]], tools: list[dict[str, Any]], call_settings: dict[str, Any]
+    *,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    call_settings: dict[str, Any],
+    workspace: Workspace | None = None,
 ) -> AsyncIterator[Chunk]:
+    """The model's reply as UI chunks. File placeholders in `messages` are filled from `workspace`'s store first
+    (`threads.chat.attachments`): the provider gets the bytes, never a URL of ours."""
+    if attachments.has_files(messages):
+        messages = await run_db(attachments.inline_files_sync, messages, workspace)
     params: dict[str, Any] = {
         "model": chat_settings.MODEL,
         "messages": messages,

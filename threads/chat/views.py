@@ -14,6 +14,7 @@ from config.errors import json_error
 from config.ratelimit import Limited, client_address
 from threads import services
 from threads.chat import resumable, titles
+from threads.chat.attachments import check_file_parts, has_file_parts
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.limits import (
@@ -29,6 +30,7 @@ from threads.chat.limits import (
 from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
+from threads.files import FileError
 from threads.models import Message
 
 
@@ -66,6 +68,14 @@ async def chat(request: HttpRequest) -> HttpResponse:
         chat_request = parse_chat_request(request.body)
     except BadChatRequest as exc:
         return json_error("invalid_request", str(exc), 400)
+    if has_file_parts(chat_request):  # checked (and data: URLs decoded) before anything is written
+        try:
+            base_url = request.build_absolute_uri("/")
+            chat_request = await run_db(
+                check_file_parts, workspace=principal.workspace, request=chat_request, base_url=base_url
+            )
+        except FileError as exc:
+            return json_error(exc.code, exc.message, exc.status)
     limited = await in_cache_thread(check_rate, principal.user_id)
     if limited:
         return _too_many(limited)
@@ -84,6 +94,8 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return json_error("not_found", "Thread not found.", 404)
     except services.InvalidParent as exc:
         return json_error("invalid_request", str(exc), 400)
+    except FileError as exc:  # a quota reached while the turn's files were stored
+        return json_error(exc.code, exc.message, exc.status)
     except RedisError:
         return _redis_unavailable()
 

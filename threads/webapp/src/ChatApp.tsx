@@ -8,6 +8,7 @@ import { MenuIcon, XIcon } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiClient, ApiError, ChatTracker, type AppSettings } from "./api";
+import { createAttachmentAdapter } from "./attachments";
 import { createThreadListAdapter } from "./persistence";
 import { RouteProvider, useRoute } from "./router";
 import type { Session } from "./session";
@@ -83,9 +84,10 @@ export function ChatApp({ settings, session }: { settings: AppSettings; session:
           }),
         [],
       );
-      return useChatRuntime({ transport });
+      const attachments = useMemo(() => createAttachmentAdapter(chatApi, (error) => api.report(error)), []);
+      return useChatRuntime({ transport, adapters: { attachments } });
     },
-    [chatApi, chatFetch],
+    [api, chatApi, chatFetch],
   );
   const runtime = useRemoteThreadListRuntime({ adapter, runtimeHook });
 

@@ -1,7 +1,9 @@
 // The conversation: assistant-ui's thread, message, action bar, branch picker and composer primitives.
 // Replies render as Markdown; every message can be copied; user messages edited (a new branch), replies
 // regenerated and rated; the branch picker walks edited/regenerated siblings. Stop also tells the server
-// (DELETE /api/chat/{id}/stream), which in resumable mode keeps generating after a disconnect.
+// (DELETE /api/chat/{id}/stream), which in resumable mode keeps generating after a disconnect. Files attach with
+// the paperclip, by drag and drop or by paste; they upload when the message is sent (see attachments.ts) and show
+// as previews in the composer and in the sent message, also after a reload.
 
 import {
   ActionBarPrimitive,
@@ -23,6 +25,7 @@ import {
   ChevronLeftIcon,
   ChevronRightIcon,
   CopyIcon,
+  PaperclipIcon,
   PencilIcon,
   RefreshCwIcon,
   SquareIcon,
@@ -32,6 +35,8 @@ import {
 import { Suspense, lazy, useEffect, useRef, useState } from "react";
 
 import { ApiError, type ApiClient } from "./api";
+import { ComposerAttachment, MessageAttachment } from "./AttachmentViews";
+import { FileAccessProvider } from "./attachments";
 import { inProgressReplies } from "./persistence";
 import { useRoute } from "./router";
 
@@ -62,6 +67,7 @@ export function Thread({
   const archived = useAuiState((s) => s.threadListItem.status === "archived");
   if (notFound) return <NotFound id={notFound} />;
   return (
+    <FileAccessProvider api={api}>
     <ThreadPrimitive.Root className="thread" data-testid="thread" data-archived={archived || undefined}>
       <ThreadPrimitive.Viewport className="viewport" data-testid="viewport">
         <div className="messages">
@@ -87,6 +93,7 @@ export function Thread({
         </ThreadPrimitive.ViewportFooter>
       </ThreadPrimitive.Viewport>
     </ThreadPrimitive.Root>
+    </FileAccessProvider>
   );
 }
 
@@ -142,8 +149,15 @@ function UserMessage() {
               </ActionBarPrimitive.Edit>
             </AuiIf>
           </ActionBarPrimitive.Root>
-          <div className="bubble" data-testid="user-text">
-            <MessagePrimitive.Parts />
+          <div className="user-content">
+            <div className="message-attachments" data-testid="message-attachments">
+              <MessagePrimitive.Attachments components={{ Attachment: MessageAttachment }} />
+            </div>
+            <AuiIf condition={(s) => s.message.content.length > 0}>
+              <div className="bubble" data-testid="user-text">
+                <MessagePrimitive.Parts />
+              </div>
+            </AuiIf>
           </div>
         </div>
         <BranchPicker />
@@ -342,15 +356,31 @@ function Composer({ api, reportError }: { api: ApiClient; reportError: (error: A
       });
   };
   return (
+    <ComposerPrimitive.AttachmentDropzone className="composer-dropzone" data-testid="composer-dropzone">
     <ComposerPrimitive.Root className="composer" data-testid="composer">
-      <ComposerPrimitive.Input
-        className="composer-input"
-        placeholder="Write a message…"
-        aria-label="Message"
-        data-testid="composer-input"
-        rows={1}
-        autoFocus
-      />
+      <ComposerPrimitive.AddAttachment
+        className="icon-btn attach"
+        data-testid="composer-attach"
+        aria-label="Attach files"
+        title="Attach files (images, PDF, text)"
+        multiple
+      >
+        <PaperclipIcon aria-hidden size={18} />
+      </ComposerPrimitive.AddAttachment>
+      <div className="composer-column">
+        <div className="attachments" data-testid="composer-attachments">
+          <ComposerPrimitive.Attachments components={{ Attachment: ComposerAttachment }} />
+        </div>
+        <ComposerPrimitive.Input
+          className="composer-input"
+          placeholder="Write a message…"
+          aria-label="Message"
+          data-testid="composer-input"
+          rows={1}
+          autoFocus
+          addAttachmentOnPaste
+        />
+      </div>
       <AuiIf condition={(s) => !s.thread.isRunning}>
         <ComposerPrimitive.Send className="send" data-testid="composer-send" aria-label="Send message" title="Send">
           <ArrowUpIcon aria-hidden size={18} />
@@ -368,5 +398,6 @@ function Composer({ api, reportError }: { api: ApiClient; reportError: (error: A
         </ComposerPrimitive.Cancel>
       </AuiIf>
     </ComposerPrimitive.Root>
+    </ComposerPrimitive.AttachmentDropzone>
   );
 }
