@@ -45,17 +45,21 @@ export function Chat({ threadId }: { threadId: string }) {
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          if (!text.trim()) return;
           void sendMessage({ text });
           setText("");
         }}
       >
         <input aria-label="Message" value={text} onChange={(e) => setText(e.target.value)} />
+        {/* Keyed: React must not turn the clicked Stop button into a submit button while the click is handled. */}
         {busy ? (
-          <button type="button" onClick={() => void stopReply()}>
+          <button key="stop" type="button" onClick={() => void stopReply()}>
             Stop
           </button>
         ) : (
-          <button type="submit">Send</button>
+          <button key="send" type="submit">
+            Send
+          </button>
         )}
       </form>
     </section>
