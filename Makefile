@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint node web
+.PHONY: install run test lint node web web-tests
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,23 @@ web:
 	  else echo "browser app is up to date ($(WEBAPP)/dist)"; fi; \
 	else echo "Node.js/npm not found: the browser app is not built; http://$(HOST):$(PORT)/ will say how to build it (the API works)."; fi
 
+# The browser tests' own front end (tests/threads/web/second_origin: README "Connect your own front end"'s files),
+# type-checked and built with the browser app's packages (linked, not installed again), when missing or stale.
+SECOND_ORIGIN := tests/threads/web/second_origin
+web-tests: web
+	@if [ -f $(WEBAPP)/node_modules/.package-lock.json ]; then \
+	  ln -sfn ../../../../$(WEBAPP)/node_modules $(SECOND_ORIGIN)/node_modules; \
+	  if [ ! -f $(SECOND_ORIGIN)/dist/index.html ] || [ -n "$$(find $(SECOND_ORIGIN)/src $(SECOND_ORIGIN)/index.html $(SECOND_ORIGIN)/vite.config.mts $(SECOND_ORIGIN)/tsconfig.json $(WEBAPP)/package-lock.json -newer $(SECOND_ORIGIN)/dist/index.html | head -1)" ]; then \
+	    (cd $(SECOND_ORIGIN) && node_modules/.bin/tsc --noEmit -p . && node_modules/.bin/vite build --logLevel warn --config vite.config.mts) || exit 1; \
+	  else echo "second-origin test page is up to date ($(SECOND_ORIGIN)/dist)"; fi; \
+	else echo "the browser app's packages are not installed: the second-origin browser test will be skipped"; fi
+
 run: install
 	@$(MAKE) --no-print-directory web || echo "The browser app could not be built: serving the API, and a page at / that says how to build it."
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
-test: install node web
+test: install node web web-tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

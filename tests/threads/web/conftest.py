@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,9 @@ def upstream(settings: Any, app_url: str) -> Iterator[OpenAIServer]:
     server.stop()
 
 
-@pytest.fixture
-def browser(app_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Headless Debian chromium; one per test, stopped before the test database is flushed."""
+@contextmanager
+def launch_chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Debian chromium through Playwright (skips without it); stopped when the block ends."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -120,6 +121,13 @@ def browser(app_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         chromium.close()
     finally:
         playwright.stop()
+
+
+@pytest.fixture
+def browser(app_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Debian chromium; one per test, stopped before the test database is flushed."""
+    with launch_chromium(monkeypatch) as chromium:
+        yield chromium
 
 
 @pytest.fixture

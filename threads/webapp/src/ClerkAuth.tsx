@@ -1,5 +1,6 @@
 // Clerk mode (a publishable key is configured): Clerk's own components sign the person in and switch
-// organizations; `getToken()` supplies fresh session tokens that the service verifies.
+// organizations; `getToken()` supplies fresh session tokens that the service verifies. Tested offline with a
+// stand-in for Clerk's front-end script (tests/threads/web/clerk_standin), loaded the way Clerk's is.
 
 import {
   ClerkFailed,
@@ -14,12 +15,22 @@ import {
   useAuth,
   useClerk,
 } from "@clerk/clerk-react";
-import { useMemo, useState } from "react";
+import { Fragment, useMemo, useState, type ReactNode } from "react";
 
 import type { ApiError, AppSettings } from "./api";
 import { AuthBanner } from "./AuthBanner";
 import { ChatApp } from "./ChatApp";
 import { workspaceKeyOf, type Session } from "./session";
+
+/**
+ * Remounts its children on every auth change Clerk reports (another session, user or active organization), so the
+ * thread list, the open thread and the chat runtime are loaded again for the new workspace and never outlive the
+ * sign-in that loaded them. Token refreshes are not auth changes: they keep the same ids.
+ */
+export function ReloadOnAuth({ children }: { children: ReactNode }) {
+  const { sessionId, userId, orgId } = useAuth();
+  return <Fragment key={`${sessionId ?? ""}|${userId ?? ""}|${orgId ?? ""}`}>{children}</Fragment>;
+}
 
 function SignedInApp({ settings }: { settings: AppSettings }) {
   const { userId, orgId, getToken } = useAuth();
@@ -75,7 +86,9 @@ export default function ClerkRoot({ settings }: { settings: AppSettings }) {
           </main>
         </SignedOut>
         <SignedIn>
-          <SignedInApp settings={settings} />
+          <ReloadOnAuth>
+            <SignedInApp settings={settings} />
+          </ReloadOnAuth>
         </SignedIn>
       </ClerkLoaded>
     </ClerkProvider>
