@@ -16,7 +16,6 @@ thread is free for the next message as soon as the generation has ended.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import redis
 from django.core.cache import cache
@@ -58,18 +57,12 @@ def _ask_owner_to_stop(thread_id: str, message_id: str) -> None:
 
 
 def mark_stopped(message: Message) -> bool:
-    """A reply that ended because its client left becomes `stopped`, its content unchanged but the status.
+    """A reply that ended because its client left becomes `stopped`, its content unchanged (saved as streamed).
 
     One conditional UPDATE (no transaction held around the read), so it never waits on, or blocks, the
     generation saving the same row: whichever runs second sees the other's write."""
-    current = message.thread.messages.filter(pk=message.pk).values_list("status", "content").first()
-    if current is None or current[0] != "incomplete":
-        return False
-    content: Any = current[1]
-    if isinstance(content, dict):
-        content = {**content, "metadata": {**(content.get("metadata") or {}), "status": "stopped"}}
     updated = message.thread.messages.filter(pk=message.pk, status="incomplete").update(
-        status="stopped", content=content, updated_at=timezone.now()
+        status="stopped", updated_at=timezone.now()
     )
     return updated == 1
 
