@@ -124,6 +124,8 @@ def save_reply(
 
 
 def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
+    if status == "stopped":  # as the client that stopped it has it, when that is a prefix of what was generated
+        content = stops.as_client_stopped(turn.assistant_message_id, content)
     save_reply(
         workspace=turn.workspace,
         thread_id=turn.thread_id,
@@ -322,6 +324,7 @@ class ChatStream:
         self.generation = generation
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.producer = start_generation(generation, self._produce())
+        self.loop = asyncio.get_running_loop()
         _streams_here[generation.turn.thread_id] = self
         self.producer.add_done_callback(self._forget)
 
@@ -361,6 +364,13 @@ class ChatStream:
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await producer
+
+
+def stop_soon(thread_id: str, message_id: str) -> None:
+    """From any thread (the history adapter's save runs on a database thread): stop that reply if it runs here."""
+    stream = _streams_here.get(thread_id)
+    if stream is not None and stream.generation.turn.assistant_message_id == message_id:
+        stream.loop.call_soon_threadsafe(lambda: start_task(stream.stop()))
 
 
 async def stop_connection_owned(*, workspace: Workspace, thread_id: str) -> str | None:
