@@ -65,12 +65,14 @@ def _prefix_of(client: Any, generated: list[Any]) -> bool:
     a part still `streaming`); anything else (another tool call, other text) is not taken."""
     if not isinstance(client, list) or not client or len(client) > len(generated):
         return False
-    for sent, made in zip(client, generated, strict=False):
+    last = len(client) - 1
+    for index, (sent, made) in enumerate(zip(client, generated, strict=False)):
         if not isinstance(sent, dict) or not isinstance(made, dict) or sent.get("type") != made.get("type"):
             return False
         if made.get("type") in ("text", "reasoning"):
             text, full = sent.get("text"), made.get("text") or ""
-            if not isinstance(text, str) or not full.startswith(text) or set(sent) - {*made, "state"}:
+            cut = isinstance(text, str) and (full.startswith(text) if index == last else full == text)
+            if not cut or set(sent) - {*made, "state"}:  # only the part it was reading may be cut short
                 return False
             if sent.get("state") not in ("streaming", "done") or any(
                 sent.get(k) != made.get(k) for k in made if k not in ("text", "state")
