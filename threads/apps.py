@@ -19,8 +19,8 @@ class ThreadsConfig(AppConfig):
         message_resent.connect(stop_on_resent_reply, dispatch_uid="threads.chat.stops")
 
 
-def stop_on_resent_reply(sender: type, message: Any, **kwargs: Any) -> None:
+def stop_on_resent_reply(sender: type, message: Any, content: Any = None, **kwargs: Any) -> None:
     """A client saved a reply that is being generated: that save is its stop (see threads.chat.stops)."""
     from threads.chat.stops import client_saved_reply
 
-    client_saved_reply(message)
+    client_saved_reply(message, content)

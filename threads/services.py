@@ -188,7 +188,7 @@ def message_append(
     if message_id:
         existing = thread.messages.select_related("parent").filter(message_id=message_id).first()
         if existing is not None:
-            message_resent.send(sender=Message, message=existing)
+            message_resent.send(sender=Message, message=existing, content=content)
             return existing, False
     parent = _parent_in_thread(thread, parent_id) if parent_id is not None else None
     message = Message(

@@ -12,7 +12,8 @@ from django.dispatch import Signal
 message_resent = Signal()
 """A client appended a message whose id is already stored (`message_append` returns the stored one).
 
-Sent with `message=` the stored `Message`. The chat face uses it: assistant-ui's history adapter saves a reply
-right after the user stopped it, under the id of the reply still being generated, so that save is a stop.
+Sent with `message=` the stored `Message` and `content=` what the client sent this time. The chat face uses
+it: assistant-ui's history adapter saves a reply right after the user stopped it, under the id of the reply
+still being generated, so that save is a stop.
 Receivers must not raise (the append answers regardless).
 """

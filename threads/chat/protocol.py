@@ -51,7 +51,10 @@ class MessageAssembler:
         if kind == "start-step":
             self.parts.append({"type": "step-start"})
         elif kind in ("text-start", "reasoning-start"):
-            part = {"type": "text" if kind == "text-start" else "reasoning", "text": "", "state": "streaming"}
+            # As the AI SDK assembles them: a reasoning part keeps its stream id, a text part does not.
+            part = {"type": "text", "text": "", "state": "streaming"}
+            if kind == "reasoning-start":
+                part = {"type": "reasoning", "id": chunk["id"], "text": "", "state": "streaming"}
             self._open[f"{part['type']}:{chunk['id']}"] = part
             self.parts.append(part)
         elif kind in ("text-delta", "reasoning-delta"):

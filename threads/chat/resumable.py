@@ -68,16 +68,25 @@ async def claim_thread_when_free(thread_id: str, generation_id: str, workspace: 
     """`claim_thread`, also when the running generation has saved its reply and is just ending (it logs
     `[DONE]` and frees the thread a moment after the save): a client that saw the reply end, or stopped
     it, can send the next message at once. False while a reply is really being generated."""
-    if await claim_thread(thread_id, generation_id):
+    if await _claim(thread_id, generation_id):
         return True
     active = await active_generation(thread_id)
     if active is not None and await run_db(_reply_status, thread_id, workspace, active) == "in_progress":
         return False
     for _ in range(100):
-        if await claim_thread(thread_id, generation_id):
+        if await _claim(thread_id, generation_id):
             return True
         await asyncio.sleep(0.02)
     return False
+
+
+async def _claim(thread_id: str, generation_id: str) -> bool:
+    if not await claim_thread(thread_id, generation_id):
+        return False
+    # A tool continuation generates into the message it continues: the log of that message's earlier run
+    # (kept for late readers) must not be replayed as this one.
+    await redis_client().delete(log_key(generation_id), reaped_key(generation_id))
+    return True
 
 
 def _reply_status(thread_id: str, workspace: Workspace, message_id: str) -> str | None:
@@ -189,8 +198,9 @@ async def _run_owned(generation: Generation) -> None:
             try:
                 await run
             except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await emit({"type": "abort"} if generation.stop_requested else error_chunk(LOST_MESSAGE))
+                if not generation.stop_requested:  # a stop emitted its own end (parts closed, `abort`)
+                    with contextlib.suppress(Exception):
+                        await emit(error_chunk(LOST_MESSAGE))
     finally:
         watcher.cancel()
         await generation.end_unstarted()
@@ -265,7 +275,7 @@ async def _reap(thread_id: str, workspace: Workspace, generation_id: str) -> Non
         workspace=workspace,
         thread_id=thread_id,
         message_id=generation_id,
-        content=assembler.message({"status": "incomplete"}),
+        content=assembler.message(assembler.metadata or None),  # as its readers assembled it
         status="incomplete",
         if_in_progress=True,
     )

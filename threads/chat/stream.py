@@ -126,6 +126,8 @@ def save_reply(
 
 
 def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
+    if status == "stopped":  # as the client that stopped it has it, when that is a prefix of what was generated
+        content = stops.as_client_stopped(turn.assistant_message_id, content)
     save_reply(
         workspace=turn.workspace,
         thread_id=turn.thread_id,
@@ -216,8 +218,9 @@ class Generation:
             self.status = "stopped" if self.stop_requested else "incomplete"
             self.cancelled = True
             if self.stop_requested:
-                # A stop ends the reply mid-part: readers (another tab) and the saved message see its parts done.
-                for chunk in self.assembler.close_open():
+                # A stop ends the reply mid-part: every reader (this tab, another one) and the saved message see
+                # its parts done, then `abort`.
+                for chunk in [*self.assembler.close_open(), {"type": "abort"}]:
                     with contextlib.suppress(Exception):
                         await emit(chunk)
             raise
@@ -225,8 +228,15 @@ class Generation:
             logger.warning("chat upstream failed: %s", exc.__class__.__name__)
             metrics.upstream_error(exc.__class__.__name__)
             self.status = "incomplete"
-            finish = self._finish_metadata({"type": "finish", "finishReason": "error"})
-            for chunk in (error_chunk(describe_failure(exc)), finish):
+            # The AI SDK stops reading at `error`: what it should keep (closed parts, the metadata) comes first.
+            metadata = self._finish_metadata({"type": "finish", "finishReason": "error"})["messageMetadata"]
+            failure = [
+                *self.assembler.close_open(),
+                {"type": "message-metadata", "messageMetadata": metadata},
+                error_chunk(describe_failure(exc)),
+                {"type": "finish", "finishReason": "error", "messageMetadata": metadata},
+            ]
+            for chunk in failure:
                 self.assembler.add(chunk)
                 await emit(chunk)
         finally:
@@ -302,17 +312,28 @@ def start_generation(generation: Generation, coroutine: Any) -> asyncio.Task[Any
     return task
 
 
+_streams_here: dict[str, ChatStream] = {}  # thread id -> its connection-owned generation running in this process
+
+
 class ChatStream:
     """A generation owned by its connection: when the client goes away, the model call is cancelled.
 
     The generation starts at once (not when the response is first read), so it ends, saves and releases
     its slot even if the response is never sent: a client that left before that only costs the reply.
+    `stop()` (DELETE /api/chat/{id}/stream) ends it like a resumable stop: parts closed, `abort`, `stopped`.
     """
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.producer = start_generation(generation, self._produce())
+        self.loop = asyncio.get_running_loop()
+        _streams_here[generation.turn.thread_id] = self
+        self.producer.add_done_callback(self._forget)
+
+    def _forget(self, _: asyncio.Task[Any]) -> None:
+        if _streams_here.get(self.generation.turn.thread_id) is self:
+            del _streams_here[self.generation.turn.thread_id]
 
     async def _produce(self) -> None:
         try:
@@ -320,6 +341,12 @@ class ChatStream:
         finally:
             self.queue.put_nowait(_END)
         await self.generation.title_if_new()
+
+    async def stop(self) -> None:
+        """Stop the model call; returns once the reply is saved as `stopped` (the response then ends)."""
+        self.generation.stop_requested = True
+        self.producer.cancel()
+        await asyncio.wait({self.producer})
 
     async def events(self) -> AsyncIterator[bytes]:
         queue, producer = self.queue, self.producer
@@ -334,9 +361,37 @@ class ChatStream:
                     break
                 yield encode(item)
             yield DONE
-            await producer
+            await asyncio.wait({producer})  # its outcome is in the stream; a stopped producer ends cancelled
         finally:
             if not producer.done():
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await producer
+
+
+def stop_soon(thread_id: str, message_id: str) -> None:
+    """From any thread (the history adapter's save runs on a database thread): stop that reply if it runs here."""
+    stream = _streams_here.get(thread_id)
+    if stream is not None and stream.generation.turn.assistant_message_id == message_id:
+        stream.loop.call_soon_threadsafe(lambda: start_task(stream.stop()))
+
+
+async def stop_connection_owned(*, workspace: Workspace, thread_id: str) -> str | None:
+    """DELETE /api/chat/{id}/stream without resumable mode: stop the thread's running reply. Here, at once; on
+    another worker, its connection's end (the client's `stop()`) then saves it as `stopped`. Its id, or None."""
+    stream = _streams_here.get(thread_id)
+    if stream is not None:
+        await stream.stop()
+        return stream.generation.turn.assistant_message_id
+    return await run_db(_flag_running_replies, workspace=workspace, thread_id=thread_id)
+
+
+def _flag_running_replies(*, workspace: Workspace, thread_id: str) -> str | None:
+    try:
+        thread = services.thread_get(workspace=workspace, thread_id=thread_id)
+    except services.NotFound:
+        return None
+    running = list(thread.messages.filter(role="assistant", status="in_progress"))
+    for message in running:
+        stops.client_saved_reply(message)
+    return running[-1].message_id if running else None

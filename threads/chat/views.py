@@ -29,7 +29,14 @@ from threads.chat.limits import (
 )
 from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
 from threads.chat.request import BadChatRequest, parse_chat_request
-from threads.chat.stream import ChatStream, Generation, append_turn, prepare_turn, resolve_thread
+from threads.chat.stream import (
+    ChatStream,
+    Generation,
+    append_turn,
+    prepare_turn,
+    resolve_thread,
+    stop_connection_owned,
+)
 from threads.files import FileError
 from threads.models import Message
 
@@ -197,8 +204,11 @@ async def chat_stream(request: HttpRequest, thread_id: str) -> HttpResponse:
         thread = await run_db(services.thread_get, workspace=principal.workspace, thread_id=thread_id)
     except services.NotFound:
         return json_error("not_found", "Thread not found.", 404)
-    if not chat_settings.RESUMABLE:
-        return HttpResponse(status=204)
+    if not chat_settings.RESUMABLE:  # the connection owns the reply: nothing to resume; a stop still stops it
+        stopped = None
+        if request.method == "DELETE":
+            stopped = await stop_connection_owned(workspace=principal.workspace, thread_id=thread.id)
+        return HttpResponse(status=204) if stopped is None else JsonResponse({"stopped": stopped})
     try:
         return await _resume_or_stop(request, principal, thread.id)
     except RedisError:

@@ -27,6 +27,8 @@ DOCUMENTED = {
     "tool-input-available": {"toolCallId", "toolName", "input", "providerExecuted", "dynamic"},
     "tool-input-error": {"toolCallId", "toolName", "input", "providerExecuted", "dynamic", "errorText"},
     "error": {"errorText"},
+    "message-metadata": {"messageMetadata"},
+    "abort": {"reason"},
     "finish": {"finishReason", "messageMetadata"},
 }
 FINISH_REASONS = {"stop", "length", "content-filter", "tool-calls", "error", "other"}
