@@ -11,6 +11,10 @@ thread: a stream holds no connection, whatever it looked up before streaming, an
 few short queries) instead of failing. A database thread keeps its connection while more work is queued
 (a burst does not pay a new connection, and a new server process, per call) and closes it as soon as the
 queue has been empty for `KEEP_SECONDS`: an idle worker holds no connection either.
+
+On SQLite there is one database thread whatever the setting: SQLite has one writer at a time, and 16 threads
+racing for its lock spent most of a burst waiting in `BEGIN` (and a turn that waited past the busy timeout
+answered 503 `database_unavailable`: 34 of 200 in `bench/turn.py`). One thread runs them back to back.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from threads.chat.conf import chat_settings
 
@@ -114,9 +118,16 @@ _lock = threading.Lock()
 _threads: _DatabaseThreads | None = None
 
 
+def thread_count() -> int:
+    """`CHAT_DB_CONCURRENCY`, or 1 on SQLite (one writer at a time: more threads only wait for its lock)."""
+    if connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
+        return 1
+    return max(1, int(chat_settings.DB_CONCURRENCY))
+
+
 def _database_threads() -> _DatabaseThreads:
     global _threads
-    size = max(1, int(chat_settings.DB_CONCURRENCY))
+    size = thread_count()
     with _lock:
         if _threads is None or _threads.size != size:
             if _threads is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -268,12 +269,13 @@ class Generation:
         except Exception:
             logger.exception("saving the assistant message failed")
 
-    async def title_if_new(self) -> None:
+    def title_if_new(self) -> None:
+        """A new thread's title, once its first reply is complete: in the background (`titles.title_later`),
+        holding only the first user message, never the response, the generation or a slot."""
         if not (self.turn.needs_title and self.status == "complete"):
             return
         first_user = next((m for m in self.turn.history if m["role"] == "user"), None)
-        title = await titles.generate_title(first_user, self.assembler.text)
-        await run_db(save_title, turn=self.turn, title=title)
+        titles.title_later(first_user, functools.partial(run_db, save_title, turn=self.turn))
 
 
 _running: set[asyncio.Task[Any]] = set()  # strong references: started generations are never garbage-collected
@@ -314,9 +316,10 @@ class ChatStream:
     async def _produce(self) -> None:
         try:
             await self.generation.run(self.queue.put)
+            # Started once the reply is saved, just before `[DONE]`; the response closes without waiting for it.
+            self.generation.title_if_new()
         finally:
             self.queue.put_nowait(_END)
-        await self.generation.title_if_new()
 
     async def events(self) -> AsyncIterator[bytes]:
         queue, producer = self.queue, self.producer
