@@ -74,10 +74,13 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
         return services.thread_get(workspace=workspace, thread_id=thread_id)
 
 
-def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
-    """Thread, user message and in-progress reply in one transaction (one commit)."""
+def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Callable[[], None] | None = None) -> Turn:
+    """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
+    the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
     with transaction.atomic():
         thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+        if on_thread is not None:
+            on_thread()
         return _append_turn(thread=thread, workspace=workspace, request=request)
 
 
