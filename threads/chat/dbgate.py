@@ -60,17 +60,17 @@ class _Call:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
-    def run(self) -> None:
+    def run(self) -> Callable[[], None] | None:
+        """Run the call; return what settles its future (to be handed to the loop), None if nobody waits."""
         if self.future.cancelled():  # the caller is gone (a client that left): nothing to do
-            return
+            return None
         try:
             result = self.context.run(self.fn, *self.args, **self.kwargs)
         except BaseException as exc:
-            self._resolve(None, exc)
-        else:
-            self._resolve(result, None)
+            return self._settler(None, exc)
+        return self._settler(result, None)
 
-    def _resolve(self, result: Any, error: BaseException | None) -> None:
+    def _settler(self, result: Any, error: BaseException | None) -> Callable[[], None]:
         def settle() -> None:
             if self.future.done():
                 return
@@ -79,6 +79,9 @@ class _Call:
             else:
                 self.future.set_result(result)
 
+        return settle
+
+    def resolve(self, settle: Callable[[], None]) -> None:
         try:
             self.loop.call_soon_threadsafe(settle)
         except RuntimeError:  # the loop has closed meanwhile
@@ -121,8 +124,8 @@ class _DatabaseThreads:
 
     def _work(self, inbox: queue.SimpleQueue[_Call | None]) -> None:
         holding = False
+        call = self._next(inbox)  # None: registered as idle, the next call comes through the inbox
         while True:
-            call = self._next(inbox)
             if call is None:
                 while True:
                     try:
@@ -134,11 +137,17 @@ class _DatabaseThreads:
                 if call is None:  # stopped
                     release_connections()
                     return
+            settle = None
             try:
-                call.run()
+                settle = call.run()
             finally:
                 _drop_broken_connections()
-            holding = True
+                holding = True
+                # Idle (or onto the backlog's next call) before the caller hears back: its next call, a moment
+                # later, finds this thread on top of the stack, with its connection.
+                finished, call = call, self._next(inbox)
+                if settle is not None:
+                    finished.resolve(settle)
 
     def stop(self) -> None:
         """Each thread finishes the backlog, then exits at its next idle moment."""
