@@ -61,9 +61,11 @@ INSTALLED_APPS = [
     "threads",
 ]
 
+# Django's middlewares come through `config.inline` (each the Django class, its hooks run in place on ASGI
+# instead of hopping to a thread twice per request): every entry here is async-capable.
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "config.inline.SecurityMiddleware",
     # The admin's CSS/JS from STATIC_ROOT (production) or the apps (DEBUG), before any session or auth work;
     # async-capable, so API requests do not hop to a thread to pass through.
     "config.staticfiles.StaticFilesMiddleware",
@@ -73,14 +75,14 @@ MIDDLEWARE = [
     # Inside CORS (so its headers land on the rewritten response): every non-JSON 4xx/5xx on an API path, e.g. a
     # plain view's 405 or Django's CSRF page, becomes `{error, message}`.
     "config.middleware.JsonErrorMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.inline.SessionMiddleware",
+    "config.inline.CommonMiddleware",
+    "config.inline.CsrfViewMiddleware",
+    "config.inline.AuthenticationMiddleware",
     "chatauth.clerk.middleware.ClerkAuthMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.inline.MessageMiddleware",
+    "config.inline.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -29,6 +29,10 @@ class Reply:
     end_after: int | None = None  # the stream ends cleanly after this many events, with no finish and no [DONE]
     error_after: int | None = None  # an `{"error": ...}` event is sent after this many events
     finish_reason: str = "stop"
+    # Which request may take this reply: a streamed one (True), a non-streamed one (False: a title), or the next
+    # request of either kind (None). A new thread's title is asked for in the background once its reply is
+    # complete, so a reply scripted for the next turn can say it is not the title's.
+    stream: bool | None = None
 
 
 class OpenAIServer:
@@ -54,7 +58,7 @@ class OpenAIServer:
                     server.requests.append(
                         {"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}}
                     )
-                    reply = server.queue.pop(0) if server.queue else server.default
+                    reply = server._take(bool(body.get("stream")))
                 server._answer(self, body, reply)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -69,6 +73,13 @@ class OpenAIServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def _take(self, stream: bool) -> Reply:
+        """The first scripted reply this kind of request may take (under `_lock`), else the default."""
+        for index, reply in enumerate(self.queue):
+            if reply.stream is None or reply.stream == stream:
+                return self.queue.pop(index)
+        return self.default
 
     def script(self, *replies: Reply) -> None:
         with self._lock:

@@ -11,11 +11,16 @@ thread: a stream holds no connection, whatever it looked up before streaming, an
 few short queries) instead of failing. A database thread keeps its connection while more work is queued
 (a burst does not pay a new connection, and a new server process, per call) and closes it as soon as the
 queue has been empty for `KEEP_SECONDS`: an idle worker holds no connection either.
+
+On SQLite there is one database thread whatever the setting: SQLite has one writer at a time, and 16 threads
+racing for its lock spent most of a burst waiting in `BEGIN` (and a turn that waited past the busy timeout
+answered 503 `database_unavailable`: 34 of 200 in `bench/turn.py`). One thread runs them back to back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import queue
 import threading
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from threads.chat.conf import chat_settings
 
@@ -55,17 +60,17 @@ class _Call:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
-    def run(self) -> None:
+    def run(self) -> Callable[[], None] | None:
+        """Run the call; return what settles its future (to be handed to the loop), None if nobody waits."""
         if self.future.cancelled():  # the caller is gone (a client that left): nothing to do
-            return
+            return None
         try:
             result = self.context.run(self.fn, *self.args, **self.kwargs)
         except BaseException as exc:
-            self._resolve(None, exc)
-        else:
-            self._resolve(result, None)
+            return self._settler(None, exc)
+        return self._settler(result, None)
 
-    def _resolve(self, result: Any, error: BaseException | None) -> None:
+    def _settler(self, result: Any, error: BaseException | None) -> Callable[[], None]:
         def settle() -> None:
             if self.future.done():
                 return
@@ -74,6 +79,9 @@ class _Call:
             else:
                 self.future.set_result(result)
 
+        return settle
+
+    def resolve(self, settle: Callable[[], None]) -> None:
         try:
             self.loop.call_soon_threadsafe(settle)
         except RuntimeError:  # the loop has closed meanwhile
@@ -81,42 +89,86 @@ class _Call:
 
 
 class _DatabaseThreads:
+    """`size` threads, each with its own inbox. A call goes to the thread that went idle last (a stack), which
+    is the one most likely still holding its connection: a turn's successive calls, a few milliseconds apart,
+    reuse one connection instead of each landing on a thread that must connect first (4.4 ms on PostgreSQL,
+    and most of a sequential turn's time to first byte on a busy machine). With every thread busy, calls wait
+    in a backlog, first come first served."""
+
     def __init__(self, size: int) -> None:
         self.size = size
-        self.calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.backlog: collections.deque[_Call] = collections.deque()
+        self.idle: list[queue.SimpleQueue[_Call | None]] = []  # inboxes of idle threads; the last to idle on top
+        self.inboxes: list[queue.SimpleQueue[_Call | None]] = []
         for index in range(size):
-            threading.Thread(target=self._work, name=f"chat-db-{index}", daemon=True).start()
+            inbox: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+            self.inboxes.append(inbox)
+            threading.Thread(target=self._work, args=(inbox,), name=f"chat-db-{index}", daemon=True).start()
 
-    def _work(self) -> None:
-        holding = False
-        while True:
-            try:
-                call = self.calls.get(timeout=KEEP_SECONDS) if holding else self.calls.get()
-            except queue.Empty:
-                release_connections()
-                holding = False
-                continue
-            if call is None:
-                release_connections()
+    def submit(self, call: _Call) -> None:
+        with self.lock:
+            if not self.idle:
+                self.backlog.append(call)
                 return
+            inbox = self.idle.pop()
+        inbox.put(call)
+
+    def _next(self, inbox: queue.SimpleQueue[_Call | None]) -> _Call | None:
+        """A call from the backlog, or None after registering this thread as idle (its inbox gets the next)."""
+        with self.lock:
+            if self.backlog:
+                return self.backlog.popleft()
+            self.idle.append(inbox)
+            return None
+
+    def _work(self, inbox: queue.SimpleQueue[_Call | None]) -> None:
+        holding = False
+        call = self._next(inbox)  # None: registered as idle, the next call comes through the inbox
+        while True:
+            if call is None:
+                while True:
+                    try:
+                        call = inbox.get(timeout=KEEP_SECONDS) if holding else inbox.get()
+                        break
+                    except queue.Empty:  # idle for KEEP_SECONDS: give the connection back, stay idle
+                        release_connections()
+                        holding = False
+                if call is None:  # stopped
+                    release_connections()
+                    return
+            settle = None
             try:
-                call.run()
+                settle = call.run()
             finally:
                 _drop_broken_connections()
-            holding = True
+                holding = True
+                # Idle (or onto the backlog's next call) before the caller hears back: its next call, a moment
+                # later, finds this thread on top of the stack, with its connection.
+                finished, call = call, self._next(inbox)
+                if settle is not None:
+                    finished.resolve(settle)
 
     def stop(self) -> None:
-        for _ in range(self.size):
-            self.calls.put(None)
+        """Each thread finishes the backlog, then exits at its next idle moment."""
+        for inbox in self.inboxes:
+            inbox.put(None)
 
 
 _lock = threading.Lock()
 _threads: _DatabaseThreads | None = None
 
 
+def thread_count() -> int:
+    """`CHAT_DB_CONCURRENCY`, or 1 on SQLite (one writer at a time: more threads only wait for its lock)."""
+    if connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
+        return 1
+    return max(1, int(chat_settings.DB_CONCURRENCY))
+
+
 def _database_threads() -> _DatabaseThreads:
     global _threads
-    size = max(1, int(chat_settings.DB_CONCURRENCY))
+    size = thread_count()
     with _lock:
         if _threads is None or _threads.size != size:
             if _threads is not None:
@@ -137,5 +189,5 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await sync_to_async(fn)(*args, **kwargs)
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
-    _database_threads().calls.put(_Call(fn, args, kwargs, contextvars.copy_context(), loop, future))
+    _database_threads().submit(_Call(fn, args, kwargs, contextvars.copy_context(), loop, future))
     return await future

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from config.ratelimit import Limited, hit
 from threads.chat.conf import chat_settings
@@ -36,7 +37,12 @@ T = TypeVar("T")
 
 async def in_cache_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A call to the (sync) shared cache, off the event loop. Not thread-sensitive: a slot may be released by
-    a generation that outlived its request (and the request's thread), and the cache client is thread-safe."""
+    a generation that outlived its request (and the request's thread), and the cache client is thread-safe.
+
+    The local-memory cache (development, single-process) does no I/O: it is called in place, since a hop to
+    an executor thread and back costs far more than the dictionary operation it would wrap."""
+    if isinstance(caches["default"], LocMemCache):
+        return fn(*args, **kwargs)
     return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
 
 

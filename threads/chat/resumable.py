@@ -205,6 +205,8 @@ async def _run_owned(generation: Generation) -> None:
         watcher.cancel()
         await generation.end_unstarted()
         await writer.drain()
+        # Once the reply is saved, in the background: no reader waits for it and no slot is held.
+        generation.title_if_new()
         try:
             await client.eval(
                 _FINISH,
@@ -217,8 +219,6 @@ async def _run_owned(generation: Generation) -> None:
             )
         except Exception:
             logger.exception("ending the generation's log failed; its lease will lapse")
-    with contextlib.suppress(Exception):
-        await generation.title_if_new()
 
 
 def start_owned_generation(generation: Generation) -> None:

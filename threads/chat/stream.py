@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,10 +75,13 @@ def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
         return services.thread_get(workspace=workspace, thread_id=thread_id)
 
 
-def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
-    """Thread, user message and in-progress reply in one transaction (one commit)."""
+def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Callable[[], None] | None = None) -> Turn:
+    """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
+    the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
     with transaction.atomic():
         thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+        if on_thread is not None:
+            on_thread()
         return _append_turn(thread=thread, workspace=workspace, request=request)
 
 
@@ -281,12 +285,13 @@ class Generation:
         except Exception:
             logger.exception("saving the assistant message failed")
 
-    async def title_if_new(self) -> None:
+    def title_if_new(self) -> None:
+        """A new thread's title, once its first reply is complete: in the background (`titles.title_later`),
+        holding only the first user message, never the response, the generation or a slot."""
         if not (self.turn.needs_title and self.status == "complete"):
             return
         first_user = next((m for m in self.turn.history if m["role"] == "user"), None)
-        title = await titles.generate_title(first_user, self.assembler.text)
-        await run_db(save_title, turn=self.turn, title=title)
+        titles.title_later(first_user, functools.partial(run_db, save_title, turn=self.turn))
 
 
 _running: set[asyncio.Task[Any]] = set()  # strong references: started generations are never garbage-collected
@@ -338,9 +343,10 @@ class ChatStream:
     async def _produce(self) -> None:
         try:
             await self.generation.run(self.queue.put)
+            # Started once the reply is saved, just before `[DONE]`; the response closes without waiting for it.
+            self.generation.title_if_new()
         finally:
             self.queue.put_nowait(_END)
-        await self.generation.title_if_new()
 
     async def stop(self) -> None:
         """Stop the model call; returns once the reply is saved as `stopped` (the response then ends)."""

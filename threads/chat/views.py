@@ -17,6 +17,7 @@ from threads.chat import resumable, titles
 from threads.chat.attachments import check_file_parts, has_file_parts
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
+from threads.chat.early import EarlyCall
 from threads.chat.limits import (
     GENERATIONS,
     READERS,
@@ -90,10 +91,22 @@ async def chat(request: HttpRequest) -> HttpResponse:
         # The view holds the user's stream slot until a generation takes it over (`slot.transfer()`); any
         # other way out of this block (an error response, an exception, a cancelled request) releases it.
         async with acquire_slot(principal.user_id, GENERATIONS) as slot:
-            if chat_settings.RESUMABLE:
-                return await _start_resumable(principal, chat_request, slot)
-            turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
-            stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot.transfer()))
+            early = EarlyCall.begin(chat_request)  # the model call starts while the turn is written (early.py)
+            try:
+                if chat_settings.RESUMABLE:
+                    return await _start_resumable(principal, chat_request, slot, early)
+                turn = await run_db(
+                    prepare_turn,
+                    workspace=principal.workspace,
+                    request=chat_request,
+                    on_thread=early.start_soon if early is not None else None,
+                )
+            except BaseException:
+                if early is not None:
+                    early.cancel()
+                raise
+            model = early.model_for(turn.history) if early is not None else None
+            stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model))
             return _event_stream(stream.events())
     except LimitExceeded as exc:
         return _too_many(exc.limited)
@@ -120,15 +133,21 @@ def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
     return response
 
 
-async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease) -> HttpResponse:
+async def _start_resumable(
+    principal: Caller, chat_request: Any, slot: SlotLease, early: EarlyCall | None
+) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
     thread = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
+    if early is not None:
+        early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
     await resumable.reap_orphans(thread.id, workspace)
     # A tool continuation streams into the assistant message it names; anything else into a new one.
     last = chat_request.messages[-1]
     generation_id = last["id"] if last["role"] == "assistant" else Message.new_id()
     if not await resumable.claim_thread_when_free(thread.id, generation_id, workspace):
+        if early is not None:
+            early.cancel()
         return json_error(
             "generation_in_progress",
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
@@ -145,7 +164,8 @@ async def _start_resumable(principal: Caller, chat_request: Any, slot: SlotLease
         # A refused first turn leaves no empty thread behind.
         await run_db(services.thread_discard_if_empty, workspace=workspace, thread_id=thread.id)
         raise
-    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot.transfer()))
+    model = early.model_for(turn.history) if early is not None else None
+    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model))
     response = _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
     # assistant-ui's `resumable` option stores this id and resumes with resumeApi(id): /api/chat/{id}/stream.
     response[RESUMABLE_STREAM_ID_HEADER] = thread.id

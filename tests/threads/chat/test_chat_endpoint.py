@@ -140,10 +140,16 @@ def test_resending_the_same_user_message_does_not_duplicate_it(chat_on, post_cha
     assert thread.messages.filter(role="assistant").count() == 2  # a regeneration branches
 
 
-def test_new_thread_gets_a_generated_title(chat_on, post_chat):
+def test_new_thread_gets_a_generated_title_after_the_reply(chat_on, post_chat):
     chat_on.script(Reply(), Reply(deltas=["Greeting", " exchange"]))
     post_chat(chat_body("thread_titled"))
-    assert Thread.objects.for_workspace(Workspace("user_chat")).get(id="thread_titled").title == "Greeting exchange"
+    # The title is asked for once the reply is complete, in the background (the response does not wait for it).
+    thread = Thread.objects.for_workspace(Workspace("user_chat"))
+    deadline = time.monotonic() + 20
+    while thread.get(id="thread_titled").title is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert thread.get(id="thread_titled").title == "Greeting exchange"
+    assert [r["body"]["stream"] for r in chat_on.requests] == [True, False]  # the reply first, then the title
 
 
 def test_another_workspaces_thread_is_404_and_the_model_is_never_called(chat_on, post_chat):

@@ -1,0 +1,84 @@
+"""Django's own middlewares, made to run in place on ASGI: the same classes, without the thread hops.
+
+Imported by `settings.MIDDLEWARE` only (the contrib middlewares import models: not at settings time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as message_middleware
+from django.contrib.sessions import middleware as session_middleware
+from django.http import HttpRequest, HttpResponse
+from django.middleware import clickjacking, common, csrf, security
+
+
+class InlineHooks:
+    """For a Django `MiddlewareMixin` middleware whose hooks are pure computation: on ASGI, run them in place.
+
+    `MiddlewareMixin.__acall__` runs `process_request` and `process_response` each through
+    `sync_to_async(thread_sensitive=True)`, and the handler wraps a sync `process_view` the same way: three
+    thread hops per middleware per request, and, since each ASGI request gets its own thread for
+    thread-sensitive work, one thread per open stream for as long as it streams (511 threads at 500 streams in
+    issue 17). The hooks of the middlewares below read headers and set attributes: they run on the event loop.
+    A hook that may do I/O (a session to save, messages to store) says so in `response_needs_thread`, and only
+    then hops, to the request's own thread (where a sync view that touched the session ran).
+    Under WSGI nothing changes: the middleware is the Django one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)  # type: ignore[call-arg]
+        if iscoroutinefunction(get_response) and hasattr(self, "process_view"):
+            sync_view = self.process_view
+
+            async def process_view(request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
+                return sync_view(request, view, args, kwargs)
+
+            self.process_view = process_view
+
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        return False
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)  # type: ignore[attr-defined]
+        if hasattr(self, "process_response"):
+            if self.response_needs_thread(request, response):
+                return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            return self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineHooks, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(InlineHooks, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class SessionMiddleware(InlineHooks, session_middleware.SessionMiddleware):
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.accessed or session.modified)  # it may be saved (database)
+
+
+class MessageMiddleware(InlineHooks, message_middleware.MessageMiddleware):
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)  # stored in the session or a cookie

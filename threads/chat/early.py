@@ -1,0 +1,113 @@
+"""A new chat's upstream request, started while the turn's rows are written.
+
+The model's context is the stored branch (`threads.chat.turns`), known only once the turn is written: waiting
+for that before calling the model put the database's latency (a transaction, and on PostgreSQL a few round
+trips) in front of the model's. For a request whose context cannot depend on what is stored, the call starts
+as soon as the thread is known to be the caller's (inside the turn's transaction, right after the thread is
+found or created: another workspace's thread is refused before any model call) and the messages are written
+and committed while the model thinks:
+
+- only a request carrying exactly one message, a user message, in `messages` (the first turn of a new chat,
+  an edit of the first message, or a list naming no stored message: a new root). Its context is that message
+  and nothing else, so the model receives nothing the client could not send as a message of its own: no
+  earlier turn of the client's copy of the thread ever reaches the model this way;
+- never with the development model, an only-last body (`message`: it continues the stored head), a tool
+  continuation or a message with file parts (its files are stored by the turn and inlined from the store).
+
+Once the turn is written, the stored context is compared with the one the call was started with (as the
+chat-completions messages both would send); on any difference the early call is cancelled and the generation
+calls the model as usual, with the stored context.
+
+The user message is stored before the reply is acknowledged: the response (its status and first byte) is
+only returned after the turn's transaction has committed, and a failed write cancels the early call, so a
+client never sees a reply to a message the service did not store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from threads.chat.conf import chat_settings
+from threads.chat.protocol import Chunk
+from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
+from threads.chat.upstream import openai_chunks
+
+
+def _context(messages: Any, request: ChatRequest) -> list[dict[str, Any]]:
+    return to_openai_messages([{"role": m["role"], "parts": m["parts"]} for m in messages], system=request.system)
+
+
+class EarlyCall:
+    """The model call of one turn, started now; `model_for(turn)` hands it to the generation, or cancels it."""
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.request = request
+        self.loop = asyncio.get_running_loop()
+        self.context = _context(request.messages, request)
+        self.chunks: AsyncIterator[Chunk] | None = None
+        self.first: asyncio.Task[Chunk] | None = None
+        self.taken = False
+        self.cancelled = False
+
+    def start(self) -> None:
+        """Send the request now (on the event loop), unless the turn was refused meanwhile."""
+        if self.first is not None or self.cancelled:
+            return
+        self.chunks = openai_chunks(
+            messages=self.context, tools=openai_tools(self.request), call_settings=self.request.call_settings
+        )
+        self.first = asyncio.ensure_future(anext(self.chunks))
+        self.first.add_done_callback(self._ended)
+
+    def start_soon(self) -> None:
+        """`start`, from the database thread that has just resolved the thread as the caller's."""
+        self.loop.call_soon_threadsafe(self.start)
+
+    @classmethod
+    def begin(cls, request: ChatRequest) -> EarlyCall | None:
+        """An early call when this request's context is its one user message; else None (the usual path)."""
+        messages = request.messages
+        if chat_settings.uses_dev_model or request.only_last or len(messages) != 1 or messages[0]["role"] != "user":
+            return None
+        if any(isinstance(part, dict) and part.get("type") == "file" for part in messages[0]["parts"]):
+            return None  # its files are stored by the turn's transaction and read back from the store for the model
+        return cls(request)
+
+    def model_for(self, history: Any) -> Callable[[], AsyncIterator[Chunk]] | None:
+        """The started call as the generation's model when `history` (the stored context) is what it was
+        started with; otherwise it is cancelled and None is returned (the generation calls the model itself)."""
+        if self.first is None or _context(history, self.request) != self.context:
+            self.cancel()
+            return None
+        self.taken = True
+        return self._stream
+
+    async def _stream(self) -> AsyncIterator[Chunk]:
+        assert self.first is not None and self.chunks is not None
+        try:
+            first = await self.first
+        except StopAsyncIteration:
+            return
+        yield first
+        async for chunk in self.chunks:
+            yield chunk
+
+    def cancel(self) -> None:
+        """Not needed after all (a refused or failed turn): the HTTP request ends with it."""
+        self.cancelled = True
+        if not self.taken and self.first is not None:
+            self.first.cancel()
+
+    def _ended(self, task: asyncio.Task[Chunk]) -> None:
+        if task.cancelled():
+            # The generator was stopped mid-step (or never started): close it, so its HTTP response is released.
+            asyncio.get_running_loop().create_task(self._close())
+        elif not self.taken:
+            task.exception()  # retrieved: a failure of a call nobody used is not an unhandled error
+
+    async def _close(self) -> None:
+        with contextlib.suppress(BaseException):
+            await self.chunks.aclose()  # type: ignore[union-attr]
