@@ -8,7 +8,6 @@ checks that it really is that difference, so the list cannot hide a regression.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -19,14 +18,12 @@ from chatauth.jwt import TokenVerificationError
 from tests.chatauth.clerk.test_tokens import AUTHORIZED, BAD_TOKENS, _claims
 from tests.conftest import ISSUER
 from tests.support.keys import KeyPair
+from tests.support.node import needs_npm
 from tests.support.paths import NODE_DIR
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (NODE_DIR / "node_modules" / "@clerk" / "backend").exists(),
-        reason="needs node and `npm ci` in tests/node",
-    ),
+    needs_npm("@clerk/backend"),
 ]
 
 # Where we refuse and `verifyToken` alone accepts: (our reason, why).

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
 
 from tests.support.chat import chat_body
+from tests.support.node import needs_npm
 from tests.support.openai_server import Reply
 from tests.support.paths import NODE_DIR
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.node,
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (NODE_DIR / "node_modules" / "ai").exists(),
-        reason="needs node and `npm ci` in tests/node",
-    ),
+    needs_npm("ai"),
 ]
 
 

@@ -7,13 +7,13 @@ tool inputs and outputs, metadata), with the thread's current branch as the serv
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
 
 from chatauth.caller import Workspace
+from tests.support.node import needs_npm
 from tests.support.openai_server import Reply
 from tests.support.paths import NODE_DIR
 from threads import services
@@ -22,10 +22,7 @@ USER = "user_session"
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.node,
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (NODE_DIR / "node_modules" / "ai").exists(),
-        reason="needs node and `npm ci` in tests/node",
-    ),
+    needs_npm("ai"),
 ]
 TITLE = Reply(deltas=["A title"])  # a new thread is titled after its first reply: one model call in between
 

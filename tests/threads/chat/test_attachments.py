@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import pytest
 from chatauth.caller import Workspace
 from tests.support.chat import chat_body
 from tests.support.isolation import REDIS_URL
+from tests.support.node import needs_npm
 from tests.support.openai_server import OpenAIServer, Reply
 from tests.support.paths import NODE_DIR
 from tests.support.redis_server import redis_up
@@ -34,10 +34,7 @@ PNG = bytes.fromhex(
     "a7d6a4c80000000049454e44ae426082"
 )
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-NEEDS_NODE = pytest.mark.skipif(
-    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "ai").exists(),
-    reason="needs node and `npm ci` in tests/node",
-)
+NEEDS_NODE = needs_npm("ai")
 
 
 def data_url(data: bytes, media_type: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from chatauth.caller import Workspace
 from tests.support.isolation import REDIS_URL
+from tests.support.node import needs_npm
 from tests.support.openai_server import Reply
 from tests.support.paths import NODE_DIR
 from tests.support.redis_server import redis_up
@@ -29,10 +29,7 @@ SLOW = Reply(deltas=[f" w{i}" for i in range(300)], delay=0.03)
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.node,
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (NODE_DIR / "node_modules" / "ai7").exists(),
-        reason="needs node and `npm ci` in tests/node",
-    ),
+    needs_npm("ai7"),
 ]
 
 

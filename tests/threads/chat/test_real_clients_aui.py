@@ -11,12 +11,12 @@ scenario compares the AI SDK chat's final UI messages with `GET /api/threads/{id
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
 
+from tests.support.node import needs_npm
 from tests.support.openai_server import Reply
 from tests.support.paths import NODE_DIR
 from tests.threads.chat.test_real_clients import SLOW, USER, _texts, _view, mode, saved, upstream  # noqa: F401
@@ -24,10 +24,7 @@ from tests.threads.chat.test_real_clients import SLOW, USER, _texts, _view, mode
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.node,
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (NODE_DIR / "node_modules" / "@assistant-ui" / "react-ai-sdk").exists(),
-        reason="needs node and `npm ci` in tests/node",
-    ),
+    needs_npm("@assistant-ui/react-ai-sdk"),
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -17,6 +16,7 @@ from django.db import connection
 from chatauth.caller import Workspace
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.isolation import REDIS_URL
+from tests.support.node import needs_npm
 from tests.support.openai_server import Reply
 from tests.support.paths import NODE_DIR
 from tests.support.redis_server import redis_up
@@ -250,7 +250,7 @@ def test_resume_and_stop_of_another_workspaces_thread_is_404(resumable, live_ser
 
 
 @pytest.mark.node
-@pytest.mark.skipif(shutil.which("node") is None or not (NODE_DIR / "node_modules" / "ai").exists(), reason="node")
+@needs_npm("ai")
 def test_ai_sdk_reconnect_assembles_the_same_message_as_an_uninterrupted_client(resumable, live_server_url, make_token):
     token = make_token("user_chat")
     long_reply = Reply(deltas=[f" w{i}" for i in range(150)], delay=0.03)

@@ -8,7 +8,6 @@ its cached token's window so it must fetch a new token; and checks that a second
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 import pytest
 
 from tests.support.cloud import KEY_A, PROVIDER_ISSUER
+from tests.support.node import needs_npm
 from tests.support.paths import NODE_DIR
 
-pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
+pytestmark = [pytest.mark.node, needs_npm("assistant-cloud")]
 
 TTL = 32  # the client reuses a token until 30 s before exp: a 32 s token is refetched after 2 s
 SLEEP_MS = 2600

@@ -5,7 +5,6 @@ type, wrong bytes), a second workspace that reaches none of it, and API-key-only
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,9 +13,10 @@ from typing import Any
 import pytest
 
 from tests.support.cloud import KEY_A, PROVIDER_ISSUER
+from tests.support.node import needs_npm
 from tests.support.paths import NODE_DIR
 
-pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
+pytestmark = [pytest.mark.node, needs_npm("assistant-cloud")]
 
 URL_TTL = 2
 
