@@ -26,6 +26,8 @@ import redis
 from django.core.cache import cache
 from django.utils import timezone
 
+from chatauth.caller import Workspace
+from threads import services
 from threads.chat.conf import chat_settings
 from threads.models import Message
 
@@ -129,3 +131,16 @@ def stopped_by_client(message_id: str) -> bool:
         return bool(cache.get(_flag_key(message_id)))
     except Exception:
         return False
+
+
+def flag_running_replies(*, workspace: Workspace, thread_id: str) -> str | None:
+    """A stop for the thread's replies still being generated on another worker (sync): each is flagged as
+    stopped by its client, so its connection's end saves it `stopped`. The last one's id, or None."""
+    try:
+        thread = services.thread_get(workspace=workspace, thread_id=thread_id)
+    except services.NotFound:
+        return None
+    running = list(thread.messages.filter(role="assistant", status="in_progress"))
+    for message in running:
+        client_saved_reply(message)
+    return running[-1].message_id if running else None

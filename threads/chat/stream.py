@@ -389,15 +389,4 @@ async def stop_connection_owned(*, workspace: Workspace, thread_id: str) -> str 
     if stream is not None:
         await stream.stop()
         return stream.generation.turn.assistant_message_id
-    return await run_db(_flag_running_replies, workspace=workspace, thread_id=thread_id)
-
-
-def _flag_running_replies(*, workspace: Workspace, thread_id: str) -> str | None:
-    try:
-        thread = services.thread_get(workspace=workspace, thread_id=thread_id)
-    except services.NotFound:
-        return None
-    running = list(thread.messages.filter(role="assistant", status="in_progress"))
-    for message in running:
-        stops.client_saved_reply(message)
-    return running[-1].message_id if running else None
+    return await run_db(stops.flag_running_replies, workspace=workspace, thread_id=thread_id)
