@@ -13,7 +13,7 @@ from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
 from django.http import HttpRequest, HttpResponse
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import common
 
 
 class InlineHooks:
@@ -26,7 +26,8 @@ class InlineHooks:
     issue 17). The hooks of the middlewares below read headers and set attributes: they run on the event loop.
     A hook that may do I/O (a session to save, messages to store) says so in `response_needs_thread`, and only
     then hops, to the request's own thread (where a sync view that touched the session ran).
-    Under WSGI nothing changes: the middleware is the Django one.
+    Under WSGI nothing changes: the middleware is the Django one. Security, CSRF and clickjacking stay Django's
+    own classes in `settings.MIDDLEWARE`: `check --deploy` finds them by name and skips its checks without them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
@@ -52,23 +53,11 @@ class InlineHooks:
         return response
 
 
-class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
-    pass
-
-
 class CommonMiddleware(InlineHooks, common.CommonMiddleware):
     pass
 
 
-class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
-    pass
-
-
 class AuthenticationMiddleware(InlineHooks, auth_middleware.AuthenticationMiddleware):
-    pass
-
-
-class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
     pass
 
 

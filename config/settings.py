@@ -62,10 +62,11 @@ INSTALLED_APPS = [
 ]
 
 # Django's middlewares come through `config.inline` (each the Django class, its hooks run in place on ASGI
-# instead of hopping to a thread twice per request): every entry here is async-capable.
+# instead of hopping to a thread twice per request), except the three that `check --deploy` looks for by their
+# Django names (security, CSRF, clickjacking): with those renamed, Django would skip its HSTS/SSL/CSRF checks.
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
-    "config.inline.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     # The admin's CSS/JS from STATIC_ROOT (production) or the apps (DEBUG), before any session or auth work;
     # async-capable, so API requests do not hop to a thread to pass through.
     "config.staticfiles.StaticFilesMiddleware",
@@ -77,12 +78,12 @@ MIDDLEWARE = [
     "config.middleware.JsonErrorMiddleware",
     "config.inline.SessionMiddleware",
     "config.inline.CommonMiddleware",
-    "config.inline.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "config.inline.AuthenticationMiddleware",
     "chatauth.clerk.middleware.ClerkAuthMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "config.inline.MessageMiddleware",
-    "config.inline.XFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
