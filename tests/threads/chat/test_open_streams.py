@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
 from django.db import connection
 
 from chatauth.caller import Workspace
@@ -33,17 +32,10 @@ needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="c
 
 
 @pytest.fixture
-def resumable(settings: Any, chat_on: Any) -> Any:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings.CHAT = {
-        **settings.CHAT,
-        "RESUMABLE": True,
-        "REDIS_URL": REDIS_URL,
-        "LEASE_SECONDS": 5,
-        "KEEPALIVE_SECONDS": 5.0,
-        "LOG_TTL_SECONDS": 60,
-    }
-    return chat_on
+def resumable(resumable: Any, settings: Any) -> Any:
+    """The chat conftest's resumable mode, with a lease and keep-alive long enough for many slow readers."""
+    settings.CHAT = {**settings.CHAT, "LEASE_SECONDS": 5, "KEEPALIVE_SECONDS": 5.0}
+    return resumable
 
 
 class Reader:
