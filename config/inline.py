@@ -5,10 +5,7 @@ Imported by `settings.MIDDLEWARE` only (the contrib middlewares import models: n
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
@@ -28,17 +25,8 @@ class InlineHooks:
     then hops, to the request's own thread (where a sync view that touched the session ran).
     Under WSGI nothing changes: the middleware is the Django one. Security, CSRF and clickjacking stay Django's
     own classes in `settings.MIDDLEWARE`: `check --deploy` finds them by name and skips its checks without them.
+    None of the middlewares wrapped here has a `process_view`; one that had would need it made async as well.
     """
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        super().__init__(get_response)  # type: ignore[call-arg]
-        if iscoroutinefunction(get_response) and hasattr(self, "process_view"):
-            sync_view = self.process_view
-
-            async def process_view(request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
-                return sync_view(request, view, args, kwargs)
-
-            self.process_view = process_view
 
     def response_needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
         return False
