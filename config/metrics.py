@@ -52,6 +52,12 @@ CHAT_FIRST_TOKEN = Histogram(
 CHAT_UPSTREAM_ERRORS = Counter("chat_upstream_errors", "Errors from the model provider, by kind.", ["kind"])
 CHAT_TOKENS = Counter("chat_tokens", "Model tokens, by direction (input, output).", ["direction"])
 RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by scope.", ["scope"])
+REDIS_POOL_WAIT = Histogram(
+    "chat_redis_pool_wait_seconds",
+    "Time a chat Redis command waited for a pooled connection (only commands that had to wait), by outcome.",
+    ["outcome"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 JWKS_FETCHES = Counter("jwks_fetches", "JWKS fetches from an issuer, by outcome (ok, error).", ["outcome"])
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_.:-]+")
@@ -130,6 +136,13 @@ def tokens(input: int, output: int) -> None:
 def rate_limited(scope: str) -> None:
     """A request refused by a limit: `scope` such as chat_requests, chat_streams."""
     RATE_LIMITED.labels(_label(scope)).inc()
+
+
+def redis_pool_wait(seconds: float, timed_out: bool = False) -> None:
+    """A chat Redis command found every pooled connection busy and waited `seconds` (and then got one, or not)."""
+    value = _seconds(seconds)
+    if value is not None:
+        REDIS_POOL_WAIT.labels("timeout" if timed_out else "ok").observe(value)
 
 
 def jwks_fetch(outcome: str) -> None:

@@ -1,8 +1,12 @@
 """Redis for resumable generations: a bounded connection pool per worker, and one blocking read for all.
 
-Every worker (event loop) has one `BlockingConnectionPool` of `CHAT_REDIS_MAX_CONNECTIONS`: a command that
-finds them all busy waits (up to `CHAT_REDIS_POOL_TIMEOUT_SECONDS`) for one instead of failing, so a burst
-queues. Commands are short (XADD, a non-blocking XREAD, a pipeline): a connection is held for a round trip.
+Every worker (event loop) has one pool of `CHAT_REDIS_MAX_CONNECTIONS`: a command that finds them all busy
+waits (up to `CHAT_REDIS_POOL_TIMEOUT_SECONDS`) for one instead of failing, so a burst queues. Commands are
+short (XADD, a non-blocking XREAD, a pipeline): a connection is held for a round trip. The wait is first come,
+first served (`FairConnectionPool`): redis-py's own `BlockingConnectionPool` lets a newcomer take a connection
+freed while older waiters are still being woken, and sends those waiters to the back of the queue; with 500
+generations logging chunks, the few requests that needed one connection to claim their thread waited the full
+30 s and failed (5 of 500 in issue 17's run), although no connection was ever leaked.
 
 Nobody holds a connection while waiting for chunks. A `LogHub` per worker runs one `XREAD BLOCK`, on a
 connection of its own, over every generation log its local subscribers follow (readers, and owners waiting
@@ -22,19 +26,25 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from config import metrics
 from threads.chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
 
 HUB_BLOCK_MS = 5000  # the hub's blocking read returns at least this often (one command per 5 s per worker)
 HUB_COUNT = 512  # entries read per stream per round
+# The hub's read waits up to HUB_BLOCK_MS on the server, then for the reply on a busy event loop: its socket
+# timeout must outlast both (redis-py's default, 5 s, equal to the block, cut the read off now and then).
+HUB_SOCKET_TIMEOUT_SECONDS = HUB_BLOCK_MS / 1000 + 10
 
 Entry = tuple[Any, dict[bytes, bytes]]
 
@@ -49,13 +59,58 @@ def _per_loop(name: str, make: Any) -> Any:
     return per_loop[key]
 
 
-def _client(url: str, max_connections: int) -> aioredis.Redis:
-    pool = aioredis.BlockingConnectionPool.from_url(
+class FairConnectionPool(aioredis.ConnectionPool):
+    """A bounded pool whose callers get connections in the order they asked, each waiting at most `wait_timeout`.
+
+    A FIFO semaphore of `max_connections` permits stands in front of redis-py's pool: asyncio's semaphore never
+    lets a newcomer pass a waiter, so no caller can be overtaken forever. Every connection handed out holds
+    one permit until it comes back (`release`), so there are never more than `max_connections` open.
+    """
+
+    def __init__(self, *, wait_timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.wait_timeout = wait_timeout
+        self._permits = asyncio.Semaphore(self.max_connections)
+        self._permitted: set[int] = set()  # ids of the connections holding a permit
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if self._permits.locked():
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.wait_timeout):
+                    await self._permits.acquire()
+            except TimeoutError as exc:
+                metrics.redis_pool_wait(time.monotonic() - started, timed_out=True)
+                raise RedisConnectionError("No connection available.") from exc
+            metrics.redis_pool_wait(time.monotonic() - started)
+        else:
+            await self._permits.acquire()
+        try:
+            connection = await super().get_connection(*args, **kwargs)
+        except BaseException:
+            self._permits.release()
+            raise
+        self._permitted.add(id(connection))
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        try:
+            await super().release(connection)
+        finally:
+            if id(connection) in self._permitted:
+                self._permitted.discard(id(connection))
+                self._permits.release()
+
+
+def _client(url: str, max_connections: int, socket_timeout: float | None = None) -> aioredis.Redis:
+    options: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    if socket_timeout is not None:
+        options["socket_timeout"] = socket_timeout
+    pool = FairConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=float(chat_settings.REDIS_POOL_TIMEOUT_SECONDS),
-        socket_connect_timeout=5,
-        health_check_interval=30,
+        wait_timeout=float(chat_settings.REDIS_POOL_TIMEOUT_SECONDS),
+        **options,
     )
     return aioredis.Redis(connection_pool=pool)
 
@@ -66,7 +121,7 @@ def redis_client() -> aioredis.Redis:
 
 
 def log_hub() -> LogHub:
-    return _per_loop("hub", lambda url: LogHub(_client(url, 1), redis_client()))
+    return _per_loop("hub", lambda url: LogHub(_client(url, 1, HUB_SOCKET_TIMEOUT_SECONDS), redis_client()))
 
 
 def lease_keeper() -> LeaseKeeper:
