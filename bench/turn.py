@@ -396,6 +396,7 @@ def profiler(workdir: Path, out_dir: str | None) -> Callable[[Target], Any]:
         if not out_dir or target.name in ("direct", "node"):
             yield
             return
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
         path = Path(out_dir) / f"{target.name}.txt"
         spy = subprocess.Popen(
             [
@@ -405,6 +406,7 @@ def profiler(workdir: Path, out_dir: str | None) -> Callable[[Target], Any]:
                 str(target.pid),
                 "--format",
                 "raw",
+                "--gil",  # only the thread holding the GIL: where the CPU goes, not threads waiting on I/O
                 "--rate",
                 "200",
                 "-o",
