@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 from config.appsettings import AppSettings, Setting, env
+
+T = TypeVar("T")
 
 KEY_VARIABLES = ("CLERK_JWT_KEY", "CLERK_JWKS_URL", "CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY")
 
@@ -75,6 +78,24 @@ def parse_publishable_key(key: str) -> PublishableKey | None:
 
 class ClerkSettings(AppSettings):
     """The `CLERK` namespace, plus the values derived from it."""
+
+    def __init__(self, namespace: str, defaults: dict[str, Any]) -> None:
+        super().__init__(namespace, defaults)
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`, computed once from these settings and kept until they change (the session-token claim policy
+        and key source: built once, not on every verification). Dropped with the namespace's own cache, by the
+        same `setting_changed` hook, so `override_settings(CLERK=...)` sees a fresh one."""
+        try:
+            return self._derived[name]
+        except KeyError:
+            value = self._derived[name] = build()
+            return value
+
+    def reload(self) -> None:
+        super().reload()
+        self._derived.clear()
 
     @property
     def publishable(self) -> PublishableKey | None:
