@@ -9,7 +9,6 @@ Signature checks stay with each credential, since each pins its own algorithms a
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -36,8 +35,14 @@ INVALID_SIGNATURE = "token-invalid-signature"
 
 _HASHES = {"RS256": RSAAlgorithm.SHA256, "RS384": RSAAlgorithm.SHA384, "RS512": RSAAlgorithm.SHA512}
 
-# The base64url alphabet (and padding), checked by one regex: a per-character Python loop was ~40% of a verification.
-_B64URL = re.compile(r"[A-Za-z0-9_=-]*")
+# A base64url segment: the alphabet, then padding only at the end (checked by one regex: a per-character Python
+# loop was ~40% of a verification).
+_B64URL = re.compile(r"[A-Za-z0-9_-]*=*")
+# Canonical form without a re-encode round trip: a segment of 4n+1 characters is never valid, and the last
+# character of a 4n+2 (4n+3) one carries 4 (2) bits past the data, which must be zero, as Clerk's decoder demands.
+_LAST_CHARACTERS = (None, frozenset(), frozenset("AQgw"), frozenset("AEIMQUYcgkosw048"))
+_PADDING = ("", "", "==", "=")
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")  # bytes.translate: ~5x faster than str.translate here
 
 
 class KeySource(Protocol):
@@ -89,13 +94,16 @@ def _reject_constant(value: str) -> Any:
 
 
 def b64url_decode(part: str) -> bytes:
+    """One base64url segment (trailing `=` allowed), refused unless it is the canonical encoding of its bytes."""
     if not _B64URL.fullmatch(part):
         raise ValueError("not base64url")
     bare = part.rstrip("=")
-    decoded = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
-    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != bare:
-        raise ValueError("non-canonical base64url")  # stray trailing bits, as Clerk's decoder refuses
-    return decoded
+    tail = len(bare) % 4
+    if tail:
+        allowed = _LAST_CHARACTERS[tail]
+        if allowed is None or bare[-1] not in allowed:
+            raise ValueError("non-canonical base64url")  # 4n+1 characters, or stray trailing bits
+    return binascii.a2b_base64((bare + _PADDING[tail]).encode().translate(_TO_STANDARD_ALPHABET))
 
 
 def _json_object(part: str) -> dict[str, Any]:
