@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import RSAAlgorithm
 
 INVALID = "token-invalid"
 VERIFICATION_FAILED = "token-verification-failed"
@@ -33,7 +35,9 @@ M2M_TOKEN_CATEGORY = "cl_B7d4PD333AAA"
 INVALID_ALGORITHM = "token-invalid-algorithm"
 INVALID_SIGNATURE = "token-invalid-signature"
 
-_HASHES = {"RS256": RSAAlgorithm.SHA256, "RS384": RSAAlgorithm.SHA384, "RS512": RSAAlgorithm.SHA512}
+# The hash and padding objects are stateless: made once, not per verification (what PyJWT's RSAAlgorithm does).
+_HASHES = {"RS256": hashes.SHA256(), "RS384": hashes.SHA384(), "RS512": hashes.SHA512()}
+_PKCS1 = padding.PKCS1v15()
 
 # A base64url segment: the alphabet, then padding only at the end (checked by one regex: a per-character Python
 # loop was ~40% of a verification).
@@ -86,6 +90,8 @@ class ClaimPolicy:
 
 def is_number(value: Any) -> bool:
     """A finite JSON number (1e999 parses as infinity: not a time)."""
+    if type(value) is int:  # what JSON numbers almost always are: one type check instead of three
+        return math.isfinite(value)
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -106,10 +112,34 @@ def b64url_decode(part: str) -> bytes:
     return binascii.a2b_base64((bare + _PADDING[tail]).encode().translate(_TO_STANDARD_ALPHABET))
 
 
+# One decoder, built once: `json.loads(..., parse_constant=...)` built a new one (and its scanner) on every call.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _json_object(part: str) -> dict[str, Any]:
     """A JSON part as an object; other JSON values read as an empty object, as JS destructuring does."""
-    value = json.loads(b64url_decode(part), parse_constant=_reject_constant)
+    raw = b64url_decode(part)
+    # What `json.loads(raw)` does with bytes: UTF-8 for a JSON object (`{` then not a NUL), else the encoding
+    # sniffed from the first bytes (UTF-16/32, a UTF-8 BOM).
+    encoding = "utf-8" if raw[:1] == b"{" and raw[1:2] != b"\x00" else json.detect_encoding(raw)
+    value = _JSON.decode(raw.decode(encoding, "surrogatepass"))
     return value if isinstance(value, dict) else {}
+
+
+# Decoded headers by their segment: every token of one issuer key has the same header, so it is decoded once.
+# Bounded (a stream of distinct headers only empties it); each caller gets its own copy.
+_HEADERS: dict[str, dict[str, Any]] = {}
+_MAX_HEADERS = 64
+
+
+def _header(part: str) -> dict[str, Any]:
+    header = _HEADERS.get(part)
+    if header is None:
+        header = _json_object(part)
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[part] = header
+    return header.copy()
 
 
 def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any], bytes]:
@@ -120,7 +150,7 @@ def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[
     if len(parts) != 3:
         raise TokenVerificationError(INVALID, "Invalid JWT form. A JWT consists of three parts separated by dots.")
     try:
-        header = _json_object(parts[0])
+        header = _header(parts[0])
         payload = _json_object(parts[1])
         signature = b64url_decode(parts[2])
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
@@ -139,7 +169,8 @@ def check_claims(payload: dict[str, Any], policy: ClaimPolicy, *, now: float) ->
     bad = policy.malformed_reason
     if not isinstance(payload.get("sub"), str):
         raise TokenVerificationError(bad, "Subject claim (sub) is required and must be a string.")
-    _check_audience(payload.get("aud"), policy)
+    if policy.audience or policy.audience_required:  # else Clerk ignores `aud` (see _check_audience)
+        _check_audience(payload.get("aud"), policy)
     if policy.authorized_parties:
         azp = payload.get("azp")
         if not azp or azp not in policy.authorized_parties:
@@ -156,9 +187,10 @@ def check_claims(payload: dict[str, Any], policy: ClaimPolicy, *, now: float) ->
         raise TokenVerificationError(bad, "Invalid JWT expiry date claim (exp). Expected number.")
     if exp <= now - skew:
         raise TokenVerificationError(EXPIRED, "JWT is expired.")
-    for claim in ("nbf", "iat"):
-        if policy.require_times and claim not in payload:
-            raise TokenVerificationError(bad, f"The {claim} claim is required.")
+    if policy.require_times:
+        for claim in ("nbf", "iat"):
+            if claim not in payload:
+                raise TokenVerificationError(bad, f"The {claim} claim is required.")
     if "nbf" in payload:
         nbf = payload["nbf"]
         if not is_number(nbf):
@@ -211,7 +243,9 @@ def verify_jwt(
         )
     kid = header.get("kid")
     key = key_source.key_for(kid if isinstance(kid, str) else None)
-    if not RSAAlgorithm(_HASHES[alg]).verify(signing_input(token), key, signature):
-        raise TokenVerificationError(INVALID_SIGNATURE, "JWT signature is invalid.")
+    try:
+        key.verify(signature, signing_input(token), _PKCS1, _HASHES[alg])
+    except InvalidSignature:
+        raise TokenVerificationError(INVALID_SIGNATURE, "JWT signature is invalid.") from None
     check_claims(payload, policy, now=time.time() if now is None else now)
     return payload

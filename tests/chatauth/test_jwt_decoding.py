@@ -1,5 +1,5 @@
 """`chatauth.jwt`'s decoding: the segment rule (alphabet, padding only at the end, no 4n+1 length, zero pad bits)
-refuses exactly what a canonical re-encode round trip refuses.
+refuses exactly what a canonical re-encode round trip refuses, and decoded headers are cached safely.
 
 The round trip below is the rule the decoder used to run on every segment; it stays here as the specification
 the cheaper checks are compared against.
@@ -16,7 +16,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from chatauth.jwt import b64url_decode
+from chatauth import jwt as chatjwt
+from chatauth.jwt import INVALID, TokenVerificationError, b64url_decode, decode_unverified
 from tests.support.keys import b64url
 
 _ROUND_TRIP_ALPHABET = re.compile(r"[A-Za-z0-9_=-]*")
@@ -84,3 +85,44 @@ def test_every_last_character_at_every_length_matches_the_round_trip(length: int
 )
 def test_canonical_segments_decode_to_their_bytes(part: str):
     assert b64url_decode(part) == round_trip_decode(part)
+
+
+def test_json_parts_read_as_json_loads_reads_bytes():
+    """UTF-8, UTF-16 and UTF-32 (sniffed from the first bytes, BOM or not), as `json.loads` does with bytes."""
+    document = {"alg": "RS256", "name": "é🙂"}
+    for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        raw = json.dumps(document, ensure_ascii=False).encode(encoding)
+        assert chatjwt._json_object(b64url(raw)) == json.loads(raw) == document, encoding
+    for raw in (b"[1, 2]", b'"x"', b"1", b"null"):
+        assert chatjwt._json_object(b64url(raw)) == {}
+    for raw in (b'{"exp": NaN}', b'{"exp": Infinity}', b"{", b"\xff{}", b"", b"\xef\xbb\xbf\xef\xbb\xbf{}"):
+        with pytest.raises(ValueError):
+            chatjwt._json_object(b64url(raw))
+
+
+def _token(header: dict, payload: dict) -> str:
+    return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(b"sig")])
+
+
+def test_a_cached_header_is_a_fresh_copy_for_every_caller():
+    token = _token({"alg": "RS256", "kid": "copy_test"}, {"sub": "u"})
+    header, _, _ = decode_unverified(token, 8192)
+    header["alg"] = "none"
+    header["extra"] = True
+    assert decode_unverified(token, 8192)[0] == {"alg": "RS256", "kid": "copy_test"}
+
+
+def test_the_header_cache_is_bounded_and_forgets_nothing_it_needs():
+    tokens = [_token({"alg": "RS256", "kid": f"k{i}"}, {"sub": "u"}) for i in range(chatjwt._MAX_HEADERS * 3)]
+    for token in tokens + tokens:
+        assert decode_unverified(token, 8192)[0]["kid"] == f"k{tokens.index(token)}"
+    assert len(chatjwt._HEADERS) <= chatjwt._MAX_HEADERS
+
+
+def test_a_malformed_header_is_refused_every_time_and_never_cached():
+    bad = b64url(b"not json") + "." + b64url(b'{"sub": "u"}') + "." + b64url(b"sig")
+    for _ in range(3):
+        with pytest.raises(TokenVerificationError) as refused:
+            decode_unverified(bad, 8192)
+        assert refused.value.reason == INVALID
+    assert bad.split(".")[0] not in chatjwt._HEADERS
