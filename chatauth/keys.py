@@ -209,7 +209,7 @@ def remote_source(url: str, *, ttl: int, refresh_interval: int, timeout: float, 
 
 def session_key_source() -> KeySource:
     """The key source for Clerk session tokens, chosen from the CLERK settings (once per settings change)."""
-    source = clerk_settings.derived("session_key_source", _session_key_source)
+    source = clerk_settings.derived("_session_key_source", _session_key_source)
     if isinstance(source, _Unresolved):
         raise TokenVerificationError(FAILED_TO_RESOLVE, source.message)
     return source

@@ -79,23 +79,18 @@ def parse_publishable_key(key: str) -> PublishableKey | None:
 class ClerkSettings(AppSettings):
     """The `CLERK` namespace, plus the values derived from it."""
 
-    def __init__(self, namespace: str, defaults: dict[str, Any]) -> None:
-        super().__init__(namespace, defaults)
-        self._derived: dict[str, Any] = {}
-
     def derived(self, name: str, build: Callable[[], T]) -> T:
         """`build()`, computed once from these settings and kept until they change (the session-token claim policy
-        and key source: built once, not on every verification). Dropped with the namespace's own cache, by the
-        same `setting_changed` hook, so `override_settings(CLERK=...)` sees a fresh one."""
+        and key source: built once, not on every verification). Kept in the namespace's own value cache under `name`,
+        which starts with `_` as no setting's does (as `cloud_settings.signing_keys` is kept), so the `setting_changed`
+        hook that reloads the namespace drops it too and `override_settings(CLERK=...)` gets a fresh one."""
+        if name[:1] != "_":
+            raise ValueError(f"A derived value's name starts with '_' (got {name!r}).")
         try:
-            return self._derived[name]
+            return self._cache[name]
         except KeyError:
-            value = self._derived[name] = build()
+            value = self._cache[name] = build()
             return value
-
-    def reload(self) -> None:
-        super().reload()
-        self._derived.clear()
 
     @property
     def publishable(self) -> PublishableKey | None:

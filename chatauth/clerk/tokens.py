@@ -110,7 +110,7 @@ def caller_from_claims(claims: dict[str, Any], *, source: TokenSource = "header"
 
 def session_verify_options() -> ClaimPolicy:
     """The claim policy of session tokens, built once per settings change (not on every verification)."""
-    return clerk_settings.derived("session_verify_options", _session_verify_options)
+    return clerk_settings.derived("_session_verify_options", _session_verify_options)
 
 
 def _session_verify_options() -> ClaimPolicy:
@@ -123,7 +123,7 @@ def _session_verify_options() -> ClaimPolicy:
     )
 
 
-def _accept_pending_sessions() -> bool:
+def _accept_pending() -> bool:
     return bool(clerk_settings.ACCEPT_PENDING_SESSIONS)
 
 
@@ -145,6 +145,6 @@ def verify_session_token(token: str, *, source: TokenSource = "header", now: flo
             check_id(caller.org_id, "The organization id")
     except InvalidWorkspaceId as exc:
         raise TokenVerificationError(INVALID, f"{exc}.") from exc
-    if caller.session_status == "pending" and not clerk_settings.derived("accept_pending", _accept_pending_sessions):
+    if caller.session_status == "pending" and not clerk_settings.derived("_accept_pending", _accept_pending):
         raise TokenVerificationError(SESSION_PENDING, "The session is pending: treated as signed out.")
     return caller

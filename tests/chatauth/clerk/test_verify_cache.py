@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from chatauth import keys
+from chatauth.clerk.conf import clerk_settings
 from chatauth.clerk.tokens import session_verify_options, verify_session_token
 from chatauth.jwt import TokenVerificationError
 from chatauth.keys import PemKeySource, RemoteJwksSource, session_key_source
@@ -144,3 +145,16 @@ def test_a_held_key_set_past_its_ttl_is_not_used(
     time.sleep(1.1)
     assert _reason(signing_key.sign(_claims())) == "jwk-kid-mismatch"
     assert _reason(other_key.sign(_claims())) == "ok"
+
+
+def test_derived_values_live_in_the_namespace_cache_and_go_with_it(settings: Any, clerk_jwks: JwksServer):
+    built: list[int] = []
+    assert clerk_settings.derived("_probe", lambda: built.append(1) or "value") == "value"
+    assert clerk_settings.derived("_probe", lambda: built.append(1) or "other") == "value"
+    clerk_settings.reload()  # what setting_changed for CLERK calls (and what env-driven tests call)
+    assert clerk_settings.derived("_probe", lambda: built.append(1) or "fresh") == "fresh"
+    settings.CLERK = {**settings.CLERK, "CLOCK_SKEW_SECONDS": 1}
+    assert clerk_settings.derived("_probe", lambda: built.append(1) or "newer") == "newer"
+    assert len(built) == 3
+    with pytest.raises(ValueError):
+        clerk_settings.derived("ISSUER", lambda: "shadowing a setting")
