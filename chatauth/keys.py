@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core.cache import cache
 
+from chatauth.clerk.conf import clerk_settings
 from chatauth.jwt import KeySource, TokenVerificationError
 from config.metrics import counts_jwks_fetch
 
@@ -115,22 +116,25 @@ class RemoteJwksSource:
         # The parsed keys of the shared entry, held for a few seconds so a verification needs neither a cache
         # round trip nor a parse; the shared cache stays where workers agree on the key set (an unknown kid
         # always goes back to it, and every worker re-reads it within LOCAL_RECHECK_SECONDS).
-        self._local: tuple[float, dict[str, Any]] | None = None
+        # (monotonic time of the last read of the shared entry, its fetched_at, its parsed keys by kid)
+        self._local: tuple[float, float, dict[str, RSAPublicKey]] | None = None
 
-    def _shared_entry(self) -> dict[str, Any] | None:
+    def _local_keys(self) -> tuple[float, float, dict[str, RSAPublicKey]] | None:
         now = time.monotonic()
-        if self._local is not None and now - self._local[0] < LOCAL_RECHECK_SECONDS:
-            return self._local[1]
+        local = self._local
+        if local is not None and now - local[0] < LOCAL_RECHECK_SECONDS:
+            return local
         entry = cache.get(self.cache_key)
-        self._local = (now, entry) if entry is not None else None
-        return entry
+        local = self._local = (now, entry["fetched_at"], _parsed(entry["raw"])) if entry is not None else None
+        return local
 
     def key_for(self, kid: str | None) -> RSAPublicKey:
-        entry = self._shared_entry()
-        if entry is not None and kid is not None and time.time() - entry["fetched_at"] < self.ttl:
-            keys = _parsed(entry["raw"])
-            if kid in keys:
-                return keys[kid]
+        # The hot path: the keys held in this process (re-read from the shared cache every LOCAL_RECHECK_SECONDS).
+        local = self._local_keys()
+        if local is not None and kid is not None and time.time() - local[1] < self.ttl:
+            key = local[2].get(kid)
+            if key is not None:
+                return key
         self._local = None  # stale, or a kid we do not hold: ask the shared cache (and maybe the issuer)
         entry = cache.get(self.cache_key)
         if entry is None or time.time() - entry["fetched_at"] >= self.ttl:
@@ -204,9 +208,22 @@ def remote_source(url: str, *, ttl: int, refresh_interval: int, timeout: float, 
 
 
 def session_key_source() -> KeySource:
-    """The key source for Clerk session tokens, chosen from the CLERK settings."""
-    from chatauth.clerk.conf import clerk_settings
-    from chatauth.clerk.devissuer import dev_issuer
+    """The key source for Clerk session tokens, chosen from the CLERK settings (once per settings change)."""
+    source = clerk_settings.derived("_session_key_source", _session_key_source)
+    if isinstance(source, _Unresolved):
+        raise TokenVerificationError(FAILED_TO_RESOLVE, source.message)
+    return source
+
+
+@dataclass(frozen=True)
+class _Unresolved:
+    """No key source configured: kept like a source, raised afresh on every use."""
+
+    message: str
+
+
+def _session_key_source() -> KeySource | _Unresolved:
+    from chatauth.clerk.devissuer import dev_issuer  # it imports this module
 
     if clerk_settings.JWT_KEY:
         return PemKeySource(clerk_settings.JWT_KEY)
@@ -222,7 +239,6 @@ def session_key_source() -> KeySource:
         )
     if clerk_settings.uses_dev_issuer:
         return dev_issuer().key_source
-    raise TokenVerificationError(
-        FAILED_TO_RESOLVE,
-        "No Clerk key configured: set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY.",
+    return _Unresolved(
+        "No Clerk key configured: set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY."
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 from config.appsettings import AppSettings, Setting, env
+
+T = TypeVar("T")
 
 KEY_VARIABLES = ("CLERK_JWT_KEY", "CLERK_JWKS_URL", "CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY")
 
@@ -75,6 +78,19 @@ def parse_publishable_key(key: str) -> PublishableKey | None:
 
 class ClerkSettings(AppSettings):
     """The `CLERK` namespace, plus the values derived from it."""
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`, computed once from these settings and kept until they change (the session-token claim policy
+        and key source: built once, not on every verification). Kept in the namespace's own value cache under `name`,
+        which starts with `_` as no setting's does (as `cloud_settings.signing_keys` is kept), so the `setting_changed`
+        hook that reloads the namespace drops it too and `override_settings(CLERK=...)` gets a fresh one."""
+        if name[:1] != "_":
+            raise ValueError(f"A derived value's name starts with '_' (got {name!r}).")
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = self._cache[name] = build()
+            return value
 
     @property
     def publishable(self) -> PublishableKey | None:

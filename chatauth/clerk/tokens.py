@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatauth.caller import Caller, InvalidWorkspaceId, TokenSource, check_id
+from chatauth.clerk.conf import clerk_settings
 from chatauth.jwt import INVALID, VERIFICATION_FAILED, ClaimPolicy, TokenVerificationError, is_number, verify_jwt
+from chatauth.keys import session_key_source
 
 SESSION_PENDING = "session-pending"
 
@@ -107,8 +109,11 @@ def caller_from_claims(claims: dict[str, Any], *, source: TokenSource = "header"
 
 
 def session_verify_options() -> ClaimPolicy:
-    from chatauth.clerk.conf import clerk_settings
+    """The claim policy of session tokens, built once per settings change (not on every verification)."""
+    return clerk_settings.derived("_session_verify_options", _session_verify_options)
 
+
+def _session_verify_options() -> ClaimPolicy:
     return ClaimPolicy(
         issuer=clerk_settings.issuer,
         authorized_parties=tuple(clerk_settings.AUTHORIZED_PARTIES),
@@ -118,11 +123,12 @@ def session_verify_options() -> ClaimPolicy:
     )
 
 
+def _accept_pending() -> bool:
+    return bool(clerk_settings.ACCEPT_PENDING_SESSIONS)
+
+
 def verify_session_token(token: str, *, source: TokenSource = "header", now: float | None = None) -> Caller:
     """Verify a Clerk session token with the configured keys and options; return the caller."""
-    from chatauth.clerk.conf import clerk_settings
-    from chatauth.keys import session_key_source
-
     options = session_verify_options()
     claims = verify_jwt(token, session_key_source(), options, now=now)
     if "aud" in claims and not options.audience:
@@ -139,6 +145,6 @@ def verify_session_token(token: str, *, source: TokenSource = "header", now: flo
             check_id(caller.org_id, "The organization id")
     except InvalidWorkspaceId as exc:
         raise TokenVerificationError(INVALID, f"{exc}.") from exc
-    if caller.session_status == "pending" and not clerk_settings.ACCEPT_PENDING_SESSIONS:
+    if caller.session_status == "pending" and not clerk_settings.derived("_accept_pending", _accept_pending):
         raise TokenVerificationError(SESSION_PENDING, "The session is pending: treated as signed out.")
     return caller

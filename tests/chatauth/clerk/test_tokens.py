@@ -77,6 +77,20 @@ def _truncated_signature(key: KeyPair) -> str:
     return f"{head}.{body}.{b64url(raw[:-4])}"
 
 
+def _segment(token: str, index: int, change: Callable[[str], str]) -> str:
+    parts = token.split(".")
+    parts[index] = change(parts[index])
+    return ".".join(parts)
+
+
+def _stray_bits(segment: str) -> str:
+    """Non-zero pad bits in the last character: bytes a lenient decoder reads, a canonical one refuses."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    if len(segment) % 4 == 0:
+        segment = segment[:-1]  # drop to a length with pad bits: the last byte's low bits become padding
+    return segment[:-1] + alphabet[alphabet.index(segment[-1]) | 1]
+
+
 # name -> (token factory taking (signing_key, other_key), expected reason)
 BAD_TOKENS: dict[str, tuple[Callable[[KeyPair, KeyPair], str], str]] = {
     "expired": (lambda k, o: k.sign(_claims(exp=now() - 100)), "token-expired"),
@@ -122,6 +136,28 @@ BAD_TOKENS: dict[str, tuple[Callable[[KeyPair, KeyPair], str], str]] = {
     "m2m_category": (lambda k, o: k.sign(_claims(), headers={"cat": "cl_B7d4PD333AAA"}), "token-invalid"),
     "garbage_base64": (lambda k, o: "e30!.@@@.###", "token-invalid"),
     "non_canonical_base64": (lambda k, o: k.sign(_claims())[:-3] + "abc", "token-invalid"),
+    "non_canonical_header": (lambda k, o: _segment(k.sign(_claims()), 0, _stray_bits), "token-invalid"),
+    "non_canonical_payload": (lambda k, o: _segment(k.sign(_claims()), 1, _stray_bits), "token-invalid"),
+    "signature_of_4n_plus_1_characters": (
+        lambda k, o: _segment(k.sign(_claims()), 2, lambda s: s + "A" * ((1 - len(s)) % 4 or 4)),
+        "token-invalid",
+    ),
+    "padding_inside_a_segment": (
+        lambda k, o: _segment(k.sign(_claims()), 1, lambda s: s[:8] + "==" + s[8:]),
+        "token-invalid",
+    ),
+    "standard_base64_alphabet": (
+        lambda k, o: _segment(k.sign(_claims()), 2, lambda s: s.replace("-", "+").replace("_", "/") + "+/"),
+        "token-invalid",
+    ),
+    "whitespace_in_a_segment": (
+        lambda k, o: _segment(k.sign(_claims()), 1, lambda s: s[:8] + " " + s[8:]),
+        "token-invalid",
+    ),
+    "non_ascii_digits": (
+        lambda k, o: _segment(k.sign(_claims()), 0, lambda s: s[:4] + "\u0663" * 4 + s[4:]),
+        "token-invalid",
+    ),
     "two_parts": (lambda k, o: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0", "token-invalid"),
     "four_parts": (lambda k, o: k.sign(_claims()) + ".extra", "token-invalid"),
     "header_not_json": (lambda k, o: b64url(b"not json") + "." + k.sign(_claims()).split(".", 1)[1], "token-invalid"),
