@@ -5,6 +5,9 @@ alone, a fresh worker's first request pays for all of it (1.3-4.4 s in `bench/fi
 later ones). `warm_up()` does that work at start-up instead, in the process uvicorn forks for each worker. Each
 step is best effort: a failure is logged and the request that needs the thing reports it as before (a broken key
 is `/readyz`'s business, not a reason for the import to fail). `WARM_UP=false` skips it.
+
+The handler is `config.handler.ASGIHandler` (Django's, with no thread per request unless the request does
+thread-sensitive sync work), set up as `django.core.asgi.get_asgi_application()` sets up Django's.
 """
 
 import logging
@@ -12,11 +15,14 @@ import os
 import threading
 import time
 
-from django.core.asgi import get_asgi_application
+import django
+
+from config.handler import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+django.setup(set_prefix=False)
+application = ASGIHandler()
 
 logger = logging.getLogger("config.asgi")
 

@@ -61,9 +61,9 @@ INSTALLED_APPS = [
     "threads",
 ]
 
-# Django's middlewares come through `config.inline` (each the Django class, its hooks run in place on ASGI
-# instead of hopping to a thread twice per request), except the three that `check --deploy` looks for by their
-# Django names (security, CSRF, clickjacking): with those renamed, Django would skip its HSTS/SSL/CSRF checks.
+# Django's middlewares by their Django names (`check --deploy` looks for security, CSRF and clickjacking by
+# name). Under ASGI, `config.handler.ASGIHandler` loads the pure ones as their `config.inline` subclasses, whose
+# hooks run in place instead of hopping to a thread twice per request (`config.handler.IN_PLACE`).
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -76,13 +76,13 @@ MIDDLEWARE = [
     # Inside CORS (so its headers land on the rewritten response): every non-JSON 4xx/5xx on an API path, e.g. a
     # plain view's 405 or Django's CSRF page, becomes `{error, message}`.
     "config.middleware.JsonErrorMiddleware",
-    "config.inline.SessionMiddleware",
-    "config.inline.CommonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "config.inline.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chatauth.clerk.middleware.ClerkAuthMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
-    "config.inline.MessageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into the lockout page.
     "axes.middleware.AxesMiddleware",
