@@ -56,7 +56,12 @@ class OpenAIServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     server.requests.append(
-                        {"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}}
+                        {
+                            "path": self.path,
+                            "body": body,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "peer": self.client_address,  # the client's (host, port): one per TCP connection
+                        }
                     )
                     reply = server._take(bool(body.get("stream")))
                 server._answer(self, body, reply)

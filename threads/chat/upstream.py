@@ -7,6 +7,7 @@ It turns a completion into UI message stream chunks: `start-step`, text / reason
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import weakref
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import openai
+from openai._constants import DEFAULT_CONNECTION_LIMITS
 
 from chatauth.caller import Workspace
 from config import metrics
@@ -22,6 +24,7 @@ from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.protocol import Chunk
 
+DRAIN_SECONDS = 0.5  # after `[DONE]`, how long the rest of a streamed body may take before the connection is dropped
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]] = (
@@ -37,6 +40,18 @@ class UpstreamError(Exception):
         self.public_message = public_message
 
 
+def _limits() -> Any:
+    """Kept-alive connections to the provider: enough to reuse one per turn (no new TCP/TLS handshake before the
+    model's first token), few enough that the pool's bookkeeping stays cheap (it probes every idle connection
+    each time a request starts or ends: at the SDK's 100, that doubled a title call's CPU)."""
+    # The Limits class of whichever HTTP library this `openai` release is built on (httpx, or its fork httpx2).
+    return type(DEFAULT_CONNECTION_LIMITS)(
+        max_connections=1000,
+        max_keepalive_connections=max(0, int(chat_settings.UPSTREAM_KEEPALIVE_CONNECTIONS)),
+        keepalive_expiry=30.0,
+    )
+
+
 def client() -> openai.AsyncOpenAI:
     """One pooled client per event loop and configuration (the pool is bound to the loop that made it)."""
     loop = asyncio.get_running_loop()
@@ -48,6 +63,7 @@ def client() -> openai.AsyncOpenAI:
             base_url=key[1] or None,
             max_retries=0,
             timeout=openai.Timeout(chat_settings.READ_TIMEOUT_SECONDS, connect=chat_settings.CONNECT_TIMEOUT_SECONDS),
+            http_client=openai.DefaultAsyncHttpxClient(limits=_limits()),
         )
     return per_loop[key]
 
@@ -179,6 +195,16 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]
             yield event
 
 
+async def _drained(lines: AsyncIterator[str]) -> None:
+    """Read what follows `[DONE]` (normally just the end of the body), briefly: a response read to its end gives
+    its connection back to the client's pool, where closing it early threw the connection away, so every turn
+    opened a new one (a TCP and, with a real provider, a TLS handshake per turn)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in lines:
+                pass
+
+
 def _converted(converter: _Converter, delta: dict[str, Any]) -> list[Chunk]:
     out: list[Chunk] = []
     reasoning = _reasoning_delta(delta)
@@ -225,9 +251,11 @@ async def openai_chunks(
     async with client().chat.completions.with_streaming_response.create(**params) as response:
         yield {"type": "start-step"}
         done = False
-        async for event in _sse_events(response.iter_lines()):
+        lines = response.iter_lines()
+        async for event in _sse_events(lines):
             if event is None:
                 done = True
+                await _drained(lines)
                 break
             if isinstance(event.get("usage"), dict):
                 usage = event["usage"]

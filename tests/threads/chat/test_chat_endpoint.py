@@ -152,6 +152,16 @@ def test_new_thread_gets_a_generated_title_after_the_reply(chat_on, post_chat):
     assert [r["body"]["stream"] for r in chat_on.requests] == [True, False]  # the reply first, then the title
 
 
+def test_a_streamed_replys_connection_to_the_model_is_kept_for_later_calls(chat_on, post_chat):
+    """Read to its end, a streamed completion's connection goes back to the pool: the next calls need no new TCP
+    (with a real provider, TLS) handshake. Closed right after `[DONE]`, every turn opened a connection."""
+    post_chat(chat_body("thread_reuse_1"))
+    post_chat(chat_body("thread_reuse_2", user_message(message_id="msg_reuse_2")))
+    first_stream = chat_on.chat_requests[0]
+    later = chat_on.requests[chat_on.requests.index(first_stream) + 1 :]
+    assert later and first_stream["peer"] in {request["peer"] for request in later}
+
+
 def test_another_workspaces_thread_is_404_and_the_model_is_never_called(chat_on, post_chat):
     services.thread_create(workspace=Workspace("user_owner"), thread_id="thread_private")
     for user, org in [("user_chat", None), ("user_owner", "org_1"), ("user_chat", "org_1")]:
