@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
@@ -134,6 +134,14 @@ def thread_update(*, thread: Thread, **changes: Any) -> Thread:
     return thread
 
 
+def thread_title_if_untitled(*, workspace: Workspace, thread_id: str, title: str) -> bool:
+    """Give the workspace's thread `title` unless it has one (a user may have named it meanwhile): one UPDATE."""
+    if not _usable_key(thread_id, Thread._meta.get_field("id").max_length):
+        return False
+    untitled = Thread.objects.for_workspace(workspace).filter(Q(title__isnull=True) | Q(title=""), id=thread_id)
+    return untitled.update(title=title, updated_at=timezone.now()) > 0
+
+
 def thread_discard_if_empty(*, workspace: Workspace, thread_id: str) -> None:
     """Delete the workspace's thread if it has no message (a first chat turn that was refused)."""
     Thread.objects.for_workspace(workspace).filter(id=thread_id, messages__isnull=True).delete()
@@ -217,6 +225,57 @@ def message_append(
                 return existing, False
         raise
     return message, True
+
+
+def message_append_first_turn(
+    *, thread: Thread, format: str, user_content: Any, user_message_id: str, assistant_message_id: str
+) -> tuple[Message, Message]:
+    """The user message and the in-progress reply of a thread created in the caller's transaction.
+
+    Two INSERTs: a thread that has no message yet has no id to look up, no parent to find and no list position
+    to move (`thread_create` set it). The caller's transaction holds both, or neither.
+    """
+    user = Message(
+        thread=thread,
+        message_id=user_message_id,
+        height=0,
+        format=format,
+        role=_role_of(user_content),
+        content=user_content,
+        status="complete",
+    )
+    user.save(force_insert=True)
+    assistant = Message(
+        thread=thread,
+        message_id=assistant_message_id,
+        parent=user,
+        height=1,
+        format=format,
+        role="assistant",
+        content={"role": "assistant", "parts": []},
+        status="in_progress",
+    )
+    assistant.save(force_insert=True)
+    return user, assistant
+
+
+def message_finish(
+    *, workspace: Workspace, thread_id: str, message_id: str, content: Any, status: str, only_in_progress: bool
+) -> bool:
+    """Store how a reply ended (its content and status) in one UPDATE scoped to the workspace; with
+    `only_in_progress`, only if it is still in progress. False when nothing was stored (gone, or already ended)."""
+    if not (
+        _usable_key(thread_id, Thread._meta.get_field("id").max_length)
+        and _usable_key(message_id, Message._meta.get_field("message_id").max_length)
+    ):
+        return False
+    reply = Message.objects.for_workspace(workspace).filter(thread_id=thread_id, message_id=message_id)
+    if only_in_progress:
+        reply = reply.filter(status="in_progress")
+    changes: dict[str, Any] = {"content": content, "status": status, "updated_at": timezone.now()}
+    if _role_of(content):
+        changes["role"] = _role_of(content)
+    return reply.update(**changes) > 0
 
 
 def _reparent(message: Message, parent_id: str | None) -> list[str]:

@@ -62,37 +62,53 @@ class Turn:
         return "".join(p.get("text", "") for p in (user or {}).get("parts", []) if p.get("type") == "text")
 
 
-def resolve_thread(*, workspace: Workspace, thread_id: str) -> Thread:
-    """The caller's thread; a new one under that id if nobody has it; `NotFound` if another workspace has."""
+def resolve_thread(*, workspace: Workspace, thread_id: str) -> tuple[Thread, bool]:
+    """The caller's thread, and whether it was created just now (a new one under that id if nobody has it);
+    `NotFound` if another workspace has it."""
     try:
-        return services.thread_get(workspace=workspace, thread_id=thread_id)
+        return services.thread_get(workspace=workspace, thread_id=thread_id), False
     except services.NotFound:
         pass
     try:
-        return services.thread_create(workspace=workspace, thread_id=thread_id)
+        return services.thread_create(workspace=workspace, thread_id=thread_id), True
     except IntegrityError:
         # Taken: by another workspace (404, telling nothing more), or by this one a moment ago (a second tab).
-        return services.thread_get(workspace=workspace, thread_id=thread_id)
+        return services.thread_get(workspace=workspace, thread_id=thread_id), False
 
 
 def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Callable[[], None] | None = None) -> Turn:
     """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
     the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
     with transaction.atomic():
-        thread = resolve_thread(workspace=workspace, thread_id=request.thread_id)
+        thread, created = resolve_thread(workspace=workspace, thread_id=request.thread_id)
         if on_thread is not None:
             on_thread()
-        return _append_turn(thread=thread, workspace=workspace, request=request)
+        return _append_turn(thread=thread, workspace=workspace, request=request, new_thread=created)
 
 
-def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None) -> Turn:
-    """Store the user message (idempotent) and an in-progress assistant message under it, both or neither."""
+def append_turn(
+    *,
+    thread: Thread,
+    workspace: Workspace,
+    request: ChatRequest,
+    assistant_id: str | None = None,
+    new_thread: bool = False,
+) -> Turn:
+    """Store the user message (idempotent) and an in-progress assistant message under it, both or neither.
+    `new_thread`: the thread was created for this turn and has no message yet."""
     with transaction.atomic():
-        return _append_turn(thread=thread, workspace=workspace, request=request, assistant_id=assistant_id)
+        return _append_turn(
+            thread=thread, workspace=workspace, request=request, assistant_id=assistant_id, new_thread=new_thread
+        )
 
 
 def _append_turn(
-    *, thread: Thread, workspace: Workspace, request: ChatRequest, assistant_id: str | None = None
+    *,
+    thread: Thread,
+    workspace: Workspace,
+    request: ChatRequest,
+    assistant_id: str | None = None,
+    new_thread: bool = False,
 ) -> Turn:
     with turn_files(thread=thread, workspace=workspace, request=request):  # the turn's new files, both or neither
         plan = plan_turn(
@@ -100,6 +116,7 @@ def _append_turn(
             messages=request.messages,
             assistant_id=assistant_id or Message.new_id(),
             continue_head=request.only_last,
+            new_thread=new_thread,
         )
     return Turn(
         thread_id=thread.id,
@@ -116,17 +133,15 @@ def save_reply(
     *, workspace: Workspace, thread_id: str, message_id: str, content: dict[str, Any], status: str, if_in_progress: bool
 ) -> bool:
     """Store how a reply ended. With `if_in_progress`, only a reply still marked in progress (the reaper must
-    never overwrite what its owner saved). False when nothing was saved."""
-    try:
-        with transaction.atomic():
-            thread = services.thread_get(workspace=workspace, thread_id=thread_id, for_update=if_in_progress)
-            message = services.message_get(thread=thread, message_id=message_id)
-            if if_in_progress and message.status != "in_progress":
-                return False
-            services.message_update(message=message, content=content, status=status)
-            return True
-    except services.NotFound:
-        return False  # the thread was deleted while the reply streamed
+    never overwrite what its owner saved). False when nothing was saved (or the thread was deleted meanwhile)."""
+    return services.message_finish(
+        workspace=workspace,
+        thread_id=thread_id,
+        message_id=message_id,
+        content=content,
+        status=status,
+        only_in_progress=if_in_progress,
+    )
 
 
 def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
@@ -153,12 +168,7 @@ def _stopped_by_client(*, turn: Turn) -> bool:
 
 
 def save_title(*, turn: Turn, title: str) -> None:
-    try:
-        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
-        if not thread.title:
-            services.thread_update(thread=thread, title=title)
-    except services.NotFound:
-        pass
+    services.thread_title_if_untitled(workspace=turn.workspace, thread_id=turn.thread_id, title=title)
 
 
 @dataclass

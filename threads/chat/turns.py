@@ -133,18 +133,46 @@ def _edit(thread: Thread, stored: Message, sent: dict[str, Any]) -> Message:
     return edited
 
 
+def _not_continuable(message_id: str) -> services.InvalidParent:
+    return services.InvalidParent(
+        "messages[-1] must be a new user message, or an assistant message of this thread whose tool "
+        f"calls now have outputs ({message_id!r} is not)"
+    )
+
+
+def _first_turn(thread: Thread, messages: list[dict[str, Any]], assistant_id: str) -> TurnPlan:
+    """A thread created for this request: nothing stored to look up; its history is the client's (see above)."""
+    last = messages[-1]
+    if last["role"] == "assistant":
+        raise _not_continuable(last["id"])
+    services.message_append_first_turn(
+        thread=thread,
+        format=FORMAT,
+        user_content=_content_of(last),
+        user_message_id=last["id"],
+        assistant_message_id=assistant_id,
+    )
+    history = [*_client_history(messages[:-1]), _content_of(last)]
+    return TurnPlan(user_message_id=last["id"], assistant_message_id=assistant_id, history=tuple(history))
+
+
 def plan_turn(
-    *, thread: Thread, messages: list[dict[str, Any]], assistant_id: str, continue_head: bool = False
+    *,
+    thread: Thread,
+    messages: list[dict[str, Any]],
+    assistant_id: str,
+    continue_head: bool = False,
+    new_thread: bool = False,
 ) -> TurnPlan:
-    """Store what the request adds (inside the caller's transaction) and say what streams next."""
+    """Store what the request adds (inside the caller's transaction) and say what streams next.
+    `new_thread`: the thread was created in this transaction (it has no message yet)."""
+    if new_thread:
+        return _first_turn(thread, messages, assistant_id)
     last = messages[-1]
     stored = _known(thread, last["id"])
     if last["role"] == "assistant":
         if stored is None or stored.role != "assistant":
-            raise services.InvalidParent(
-                "messages[-1] must be a new user message, or an assistant message of this thread whose tool "
-                f"calls now have outputs ({last['id']!r} is not)"
-            )
+            raise _not_continuable(last["id"])
         return _continue_assistant(thread, stored, last)
     is_new_thread = not thread.messages.exclude(message_id=last["id"]).exists()
     if stored is None:

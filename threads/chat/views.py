@@ -138,10 +138,11 @@ async def _start_resumable(
 ) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
-    thread = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
+    thread, created = await run_db(resolve_thread, workspace=workspace, thread_id=chat_request.thread_id)
     if early is not None:
         early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
-    await resumable.reap_orphans(thread.id, workspace)
+    if not created:  # a thread made just now has no reply whose owner could have died
+        await resumable.reap_orphans(thread.id, workspace)
     # A tool continuation streams into the assistant message it names; anything else into a new one.
     last = chat_request.messages[-1]
     generation_id = last["id"] if last["role"] == "assistant" else Message.new_id()
@@ -157,7 +158,12 @@ async def _start_resumable(
     try:
         with resumable.holding_lease(thread.id):  # a burst may queue this for longer than a lease lasts
             turn = await run_db(
-                append_turn, thread=thread, workspace=workspace, request=chat_request, assistant_id=generation_id
+                append_turn,
+                thread=thread,
+                workspace=workspace,
+                request=chat_request,
+                assistant_id=generation_id,
+                new_thread=created,
             )
     except BaseException:
         await resumable.release_thread(thread.id, generation_id)

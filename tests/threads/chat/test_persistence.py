@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chatauth.caller import Workspace
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
+from threads.chat.request import parse_chat_request
+from threads.chat.stream import prepare_turn
 from threads.chat.turns import FORMAT
 from threads.models import Thread
 
@@ -125,3 +129,17 @@ def test_a_burst_wider_than_the_database_concurrency_all_succeeds(settings, chat
     assert all(sse_chunks(r.text)[-2] == finish_chunk("stop") for r in responses)
     for i in range(6):
         assert _thread(f"user_burst_{i}", f"thread_burst_{i}").messages.get(role="assistant").status == "complete"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_chats_turn_is_written_in_one_transaction_of_a_few_statements():
+    """Thread, user message and in-progress reply: no lookups in a thread created for the turn (each was a round
+    trip on PostgreSQL before the first byte)."""
+    request = parse_chat_request(json.dumps(chat_body("thread_few_statements")).encode())
+    with CaptureQueriesContext(connection) as queries:
+        turn = prepare_turn(workspace=Workspace("user_few"), request=request)
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert turn.user_message_id == "msg_user_1"
+    assert statements.count("SELECT") == 1  # is the id free? (another workspace's thread is a 404)
+    assert statements.count("INSERT") == 3  # thread, user message, reply
+    assert "UPDATE" not in statements

@@ -1,0 +1,104 @@
+"""The chat turn's writes in few statements, each still scoped to its workspace."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from chatauth.caller import Workspace
+from threads import services
+from threads.models import Message
+
+pytestmark = pytest.mark.django_db
+
+ALICE = Workspace(user_id="user_alice")
+BOB = Workspace(user_id="user_bob")
+HELLO = {"role": "user", "parts": [{"type": "text", "text": "hello"}]}
+
+
+def _reply(thread_id: str) -> Message:
+    return services.message_get(thread=services.thread_get(workspace=ALICE, thread_id=thread_id), message_id="m_ai")
+
+
+def _first_turn(workspace: Workspace, thread_id: str) -> tuple[Message, Message]:
+    with transaction.atomic():
+        thread = services.thread_create(workspace=workspace, thread_id=thread_id)
+        return services.message_append_first_turn(
+            thread=thread, format="ai-sdk/v6", user_content=HELLO, user_message_id="m_user", assistant_message_id="m_ai"
+        )
+
+
+def test_a_first_turn_is_the_user_message_with_an_in_progress_reply_under_it():
+    user, _ = _first_turn(ALICE, "thr_first")
+    stored = services.thread_get(workspace=ALICE, thread_id="thr_first").messages.order_by("height")
+    assert [(m.message_id, m.role, m.status, m.height) for m in stored] == [
+        ("m_user", "user", "complete", 0),
+        ("m_ai", "assistant", "in_progress", 1),
+    ]
+    assert stored[1].parent_id == user.pk and stored[0].content == HELLO
+
+
+def test_a_first_turn_is_two_inserts():
+    with transaction.atomic():
+        thread = services.thread_create(workspace=ALICE, thread_id="thr_count")
+        with CaptureQueriesContext(connection) as queries:
+            services.message_append_first_turn(
+                thread=thread, format="ai-sdk/v6", user_content=HELLO, user_message_id="u", assistant_message_id="a"
+            )
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "INSERT"]
+
+
+def test_finishing_a_reply_is_one_update():
+    _first_turn(ALICE, "thr_finish")
+    content = {"role": "assistant", "parts": [{"type": "text", "text": "hi"}]}
+    with CaptureQueriesContext(connection) as queries:
+        assert services.message_finish(
+            workspace=ALICE,
+            thread_id="thr_finish",
+            message_id="m_ai",
+            content=content,
+            status="complete",
+            only_in_progress=False,
+        )
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    reply = _reply("thr_finish")
+    assert (reply.status, reply.content) == ("complete", content)
+
+
+def test_another_workspace_cannot_finish_a_reply():
+    _first_turn(ALICE, "thr_guarded")
+    finished = services.message_finish(
+        workspace=BOB, thread_id="thr_guarded", message_id="m_ai", content={}, status="complete", only_in_progress=False
+    )
+    reply = _reply("thr_guarded")
+    assert not finished and reply.status == "in_progress"
+
+
+def test_a_reply_already_ended_is_not_overwritten_when_only_in_progress_ones_may_be():
+    _first_turn(ALICE, "thr_ended")
+    kwargs = {"workspace": ALICE, "thread_id": "thr_ended", "message_id": "m_ai"}
+    assert services.message_finish(**kwargs, content={"parts": ["x"]}, status="stopped", only_in_progress=True)
+    assert not services.message_finish(**kwargs, content={}, status="incomplete", only_in_progress=True)
+    reply = _reply("thr_ended")
+    assert (reply.status, reply.content) == ("stopped", {"parts": ["x"]})
+
+
+def test_an_unusable_id_finishes_nothing():
+    assert not services.message_finish(
+        workspace=ALICE, thread_id="thr\x00", message_id="m", content={}, status="complete", only_in_progress=False
+    )
+
+
+def test_a_generated_title_never_replaces_one_the_user_gave():
+    thread = services.thread_create(workspace=ALICE, thread_id="thr_named")
+    services.thread_update(thread=thread, title="Mine")
+    assert not services.thread_title_if_untitled(workspace=ALICE, thread_id="thr_named", title="Generated")
+    assert services.thread_get(workspace=ALICE, thread_id="thr_named").title == "Mine"
+
+
+def test_an_untitled_thread_gets_the_title_only_in_its_own_workspace():
+    services.thread_create(workspace=ALICE, thread_id="thr_untitled")
+    assert not services.thread_title_if_untitled(workspace=BOB, thread_id="thr_untitled", title="Bob's")
+    assert services.thread_title_if_untitled(workspace=ALICE, thread_id="thr_untitled", title="Greeting")
+    assert services.thread_get(workspace=ALICE, thread_id="thr_untitled").title == "Greeting"
