@@ -54,6 +54,11 @@ class KeySource(Protocol):
 
     def key_for(self, kid: str | None) -> RSAPublicKey: ...
 
+    def holds(self, kid: str | None) -> bool:
+        """Whether `key_for(kid)` answers from this process alone, with no network or shared-cache round trip
+        (so an async caller may verify on the event loop instead of in a thread)."""
+        ...
+
 
 class TokenVerificationError(Exception):
     """A token failed one of the checks; `reason` uses Clerk's reason codes."""
@@ -140,6 +145,15 @@ def _header(part: str) -> dict[str, Any]:
             _HEADERS.clear()
         _HEADERS[part] = header
     return header.copy()
+
+
+def unverified_kid(token: str) -> str | None:
+    """The `kid` a token's header names (not verified: only to pick where its key comes from); None if none."""
+    try:
+        kid = _header(token.partition(".")[0]).get("kid")
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        return None
+    return kid if isinstance(kid, str) else None
 
 
 def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any], bytes]:

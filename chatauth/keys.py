@@ -55,6 +55,9 @@ class PemKeySource:
     def key_for(self, kid: str | None) -> RSAPublicKey:
         return load_pem_key(self.pem)
 
+    def holds(self, kid: str | None) -> bool:
+        return True
+
 
 def rsa_keys_from_jwks(document: Any) -> dict[str, RSAPublicKey]:
     """The RSA signing keys of a JWKS document, by `kid`; other key types are ignored."""
@@ -85,6 +88,9 @@ class StaticJwksSource:
         if kid is None or kid not in self.keys:
             raise TokenVerificationError(KID_MISMATCH, f"No signing key matches kid={kid!r}.")
         return self.keys[kid]
+
+    def holds(self, kid: str | None) -> bool:
+        return True
 
 
 @lru_cache(maxsize=32)
@@ -141,16 +147,34 @@ class RemoteJwksSource:
             entry = self._refresh(entry)
         keys = _parsed(entry["raw"]) if entry else {}
         if kid is not None and kid in keys:
+            self._hold(entry, keys)
             return keys[kid]
         if entry is not None:
             # An unknown kid may mean the issuer rotated its keys: one refresh per interval, cluster-wide.
             entry = self._refresh(entry)
             keys = _parsed(entry["raw"]) if entry else {}
             if kid is not None and kid in keys:
+                self._hold(entry, keys)
                 return keys[kid]
         if entry is None:
             raise TokenVerificationError(REMOTE_FAILED, "The JWKS could not be loaded and none is cached.")
         raise TokenVerificationError(KID_MISMATCH, f"No signing key in the JWKS matches kid={kid!r}.")
+
+    def _hold(self, entry: dict[str, Any] | None, keys: dict[str, RSAPublicKey]) -> None:
+        """Keep what the shared cache (or the issuer) just gave: the next verifications need no round trip."""
+        if entry is not None:
+            self._local = (time.monotonic(), entry["fetched_at"], keys)
+
+    def holds(self, kid: str | None) -> bool:
+        """The key is among those held here, and neither they nor the shared entry are due to be re-read."""
+        local = self._local
+        return (
+            local is not None
+            and kid is not None
+            and kid in local[2]
+            and time.monotonic() - local[0] < LOCAL_RECHECK_SECONDS
+            and time.time() - local[1] < self.ttl
+        )
 
     def warm(self) -> bool:
         """Load the JWKS into the shared cache if it is not there (honouring the failure back-off); True if cached."""

@@ -15,7 +15,7 @@ from django.utils.functional import SimpleLazyObject
 
 from chatauth.caller import ANONYMOUS, AuthFailure, AuthState, TokenSource
 from chatauth.clerk.conf import clerk_settings
-from chatauth.clerk.tokens import verify_session_token
+from chatauth.clerk.tokens import verifiable_in_place, verify_session_token
 from chatauth.clerk.users import get_or_create_clerk_user
 from chatauth.jwt import TokenVerificationError
 from config.middleware import HybridMiddleware
@@ -112,9 +112,13 @@ class RequestAuth:
 
     async def astate(self) -> AuthState:
         if self._state is None:
-            if _skipped(self._request) or token_from_request(self._request) is None:
+            found = None if _skipped(self._request) else token_from_request(self._request)
+            if found is None:
                 self._settle(ANONYMOUS)
-            else:
+            elif verifiable_in_place(found[0]):
+                # Its key is held in this process: tens of microseconds on the event loop, not a thread hop.
+                self._settle(authenticate_request(self._request))
+            else:  # the shared cache or the issuer must be asked: off the event loop
                 self._settle(await sync_to_async(authenticate_request, thread_sensitive=False)(self._request))
         return self._state  # type: ignore[return-value]
 

@@ -10,7 +10,15 @@ from typing import Any
 
 from chatauth.caller import Caller, InvalidWorkspaceId, TokenSource, check_id
 from chatauth.clerk.conf import clerk_settings
-from chatauth.jwt import INVALID, VERIFICATION_FAILED, ClaimPolicy, TokenVerificationError, is_number, verify_jwt
+from chatauth.jwt import (
+    INVALID,
+    VERIFICATION_FAILED,
+    ClaimPolicy,
+    TokenVerificationError,
+    is_number,
+    unverified_kid,
+    verify_jwt,
+)
 from chatauth.keys import session_key_source
 
 SESSION_PENDING = "session-pending"
@@ -125,6 +133,16 @@ def _session_verify_options() -> ClaimPolicy:
 
 def _accept_pending() -> bool:
     return bool(clerk_settings.ACCEPT_PENDING_SESSIONS)
+
+
+def verifiable_in_place(token: str) -> bool:
+    """Whether `verify_session_token(token)` would do no I/O: the key its header names is held in this process
+    (or no key source is configured: then it is refused at once)."""
+    try:
+        source = session_key_source()
+    except TokenVerificationError:
+        return True  # refused at once, whatever the token
+    return source.holds(unverified_kid(token))
 
 
 def verify_session_token(token: str, *, source: TokenSource = "header", now: float | None = None) -> Caller:

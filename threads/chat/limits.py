@@ -149,10 +149,24 @@ def _take(user_id: str, kind: SlotKind) -> OwnedSlot:
     raise LimitExceeded(Limited(5, kind.refusal.format(n=kind.limit)))
 
 
+def _admit(user_id: str, kind: SlotKind, counting: str | None) -> OwnedSlot:
+    if counting is not None:
+        limited = check_rate(user_id, scope=counting)
+        if limited:
+            raise LimitExceeded(limited)
+    return _take(user_id, kind)
+
+
 @asynccontextmanager
-async def acquire_slot(user_id: str, kind: SlotKind = GENERATIONS) -> AsyncIterator[SlotLease]:
-    """One of the user's slots of this kind for the body of the `async with`, or `LimitExceeded`."""
-    lease = SlotLease(await in_cache_thread(_take, user_id, kind))
+async def acquire_slot(
+    user_id: str, kind: SlotKind = GENERATIONS, *, counting: str | None = None
+) -> AsyncIterator[SlotLease]:
+    """One of the user's slots of this kind for the body of the `async with`, or `LimitExceeded`.
+
+    With `counting` (a `check_rate` scope), one request of that scope is counted first, in the same trip to the
+    shared cache (one thread hop, not two, before the model is called); over its budget is `LimitExceeded` too.
+    """
+    lease = SlotLease(await in_cache_thread(_admit, user_id, kind, counting))
     try:
         yield lease
     finally:

@@ -84,13 +84,11 @@ async def chat(request: HttpRequest) -> HttpResponse:
             )
         except FileError as exc:
             return json_error(exc.code, exc.message, exc.status)
-    limited = await in_cache_thread(check_rate, principal.user_id)
-    if limited:
-        return _too_many(limited)
     try:
-        # The view holds the user's stream slot until a generation takes it over (`slot.transfer()`); any
+        # The request is counted against the user's rate limit and takes one of their stream slots, in one trip
+        # to the shared cache. The view holds the slot until a generation takes it over (`slot.transfer()`); any
         # other way out of this block (an error response, an exception, a cancelled request) releases it.
-        async with acquire_slot(principal.user_id, GENERATIONS) as slot:
+        async with acquire_slot(principal.user_id, GENERATIONS, counting="chat") as slot:
             early = EarlyCall.begin(chat_request)  # the model call starts while the turn is written (early.py)
             try:
                 if chat_settings.RESUMABLE:

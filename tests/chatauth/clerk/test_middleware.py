@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from typing import Any
 
 import httpx
@@ -10,8 +12,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from chatauth.clerk.middleware import authenticate_request
+from chatauth import keys
+from chatauth.clerk.middleware import RequestAuth, authenticate_request
+from chatauth.keys import session_key_source
 from chatauth.models import ClerkIdentity
+from tests.conftest import ISSUER
+from tests.support.keys import session_claims
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "http://localhost:3000"
@@ -150,3 +156,40 @@ def test_the_v1_api_is_left_to_its_own_credentials(make_token):
     seen = {}
     ClerkAuthMiddleware(lambda r: seen.setdefault("state", r.clerk.state()))(request)
     assert seen["state"].caller is None and seen["state"].failure is None
+
+
+class _NoThreads(concurrent.futures.ThreadPoolExecutor):
+    """A default executor that refuses work: whatever reaches it would have left the event loop."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("work was sent to a thread")
+
+
+def _astate_without_threads(token: str) -> Any:
+    async def scenario() -> Any:
+        asyncio.get_running_loop().set_default_executor(_NoThreads())
+        request = RequestFactory().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+        return await RequestAuth(request).astate()
+
+    return asyncio.run(scenario())
+
+
+def test_a_token_whose_key_is_held_in_process_is_verified_on_the_event_loop(make_token):
+    """Verification is tens of microseconds once the key is held: the hop to a thread cost more than that."""
+    assert _astate_without_threads(make_token("user_in_place")).caller.user_id == "user_in_place"
+
+
+def test_a_token_whose_key_must_be_fetched_is_verified_off_the_event_loop(clerk_jwks, signing_key):
+    token = signing_key.sign(session_claims(issuer=ISSUER))
+    with pytest.raises(AssertionError, match="sent to a thread"):
+        _astate_without_threads(token)  # a cold JWKS: the shared cache and the issuer are asked, in a thread
+
+
+def test_a_remote_jwks_key_is_held_only_once_loaded_and_until_its_recheck(clerk_jwks, signing_key, monkeypatch):
+    source = session_key_source()
+    assert not source.holds(signing_key.kid)
+    source.key_for(signing_key.kid)
+    assert source.holds(signing_key.kid)
+    assert not source.holds("kid_nobody_has")
+    monkeypatch.setattr(keys, "LOCAL_RECHECK_SECONDS", 0)
+    assert not source.holds(signing_key.kid)  # due to be re-read from the shared cache: not held
