@@ -16,6 +16,9 @@ have missed entries (it subscribed while the hub was reading further on) reads t
 subscription interrupts the blocking read by adding to the hub's own wake stream, which that read always
 includes (one wake-up for all the streams added before the next read).
 
+A generation's frames are appended to its log by a `LogWriter`: whatever piled up while one pipeline was in
+flight goes in the next, so a busy Redis costs fewer round trips, not lost chunks.
+
 The leases of a worker's generations are refreshed together, in one pipeline, by a `LeaseKeeper` on a
 connection of its own too, so a busy pool can never let a live generation's lease lapse.
 """
@@ -279,3 +282,47 @@ class LeaseKeeper:
                     await pipe.execute()
             except Exception as exc:
                 logger.warning("chat leases: refresh failed (%s); retrying", exc.__class__.__name__)
+
+
+class LogWriter:
+    """Appends a generation's frames to its log in order, in batches: whatever piled up while the previous
+    batch was in flight goes in one pipeline (one pool connection for many chunks when Redis is busy).
+    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them."""
+
+    def __init__(self, client: Any, log: str) -> None:
+        self.client = client
+        self.log = log
+        self.pending: list[bytes] = []
+        self.flushing: asyncio.Task[None] | None = None
+        self.expiry_set = False
+
+    def write(self, frame: bytes) -> None:
+        self.pending.append(frame)
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        failures = 0
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for frame in batch:
+                        pipe.xadd(self.log, {"d": frame})
+                    if not self.expiry_set:
+                        # Bounded from the first chunk: a log whose owner crashes and nobody reads still goes.
+                        pipe.expire(self.log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
+                    await pipe.execute()
+                self.expiry_set = True
+                failures = 0
+            except RedisError as exc:
+                failures += 1
+                if failures > 20:
+                    logger.error("chat log: %s chunks could not be logged (%s)", len(batch), exc.__class__.__name__)
+                    continue
+                self.pending[:0] = batch
+                await asyncio.sleep(min(0.1 * failures, 2))
+
+    async def drain(self) -> None:
+        while self.flushing is not None and not self.flushing.done():
+            await asyncio.shield(self.flushing)

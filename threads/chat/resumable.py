@@ -3,10 +3,13 @@
 Per thread, `chat:active:{thread}` names the running generation (the assistant message id) and is its
 lease: the owning worker refreshes its TTL while the model runs, so a worker that dies lets it lapse.
 Every chunk is written once, already framed, to the Redis Stream `chat:log:{generation}`; readers
-replay it from the first entry and follow it live until `[DONE]`. A stop request is an entry of that
-log too (field `s`, skipped by readers); the owner follows its log, so it cancels the model call at once
-from any worker. Waiting costs no Redis connection: readers and stop watchers wait on the worker's `LogHub`
-(`threads.chat.logbus`), and every command goes through one bounded pool per worker.
+replay it from the first entry and follow it live until `[DONE]`. The request that started the generation is
+its first reader, in the same process: it takes the frames from the owner as they are emitted (`LocalFeed`),
+in the order they are logged, instead of reading its own chunks back from Redis. A stop request is an entry
+of `chat:stop:{generation}`, which the owner follows, so it cancels the model call at once from any worker
+(it used to be an entry of the log, which woke the owner for every chunk it wrote). Waiting costs no Redis
+connection: readers and stop watchers wait on the worker's `LogHub` (`threads.chat.logbus`), and every
+command goes through one bounded pool per worker.
 
 The end of a generation is one Lua script: `[DONE]` is logged and the thread is free in the same instant,
 so a client that has read `[DONE]` can send the next message at once.
@@ -27,7 +30,7 @@ from chatauth.caller import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
-from threads.chat.logbus import lease_keeper, log_hub, redis_client, stream_id
+from threads.chat.logbus import LogWriter, lease_keeper, log_hub, redis_client, stream_id
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
 from threads.chat.stream import Generation, save_reply, start_generation
 
@@ -59,6 +62,10 @@ def reaped_key(generation_id: str) -> str:
     return f"chat:reaped:{generation_id}"
 
 
+def stop_key(generation_id: str) -> str:
+    return f"chat:stop:{generation_id}"
+
+
 async def claim_thread(thread_id: str, generation_id: str) -> bool:
     """Mark the thread busy with this generation; False when another generation is still running."""
     return bool(await redis_client().set(active_key(thread_id), generation_id, nx=True, ex=chat_settings.LEASE_SECONDS))
@@ -84,8 +91,8 @@ async def _claim(thread_id: str, generation_id: str) -> bool:
     if not await claim_thread(thread_id, generation_id):
         return False
     # A tool continuation generates into the message it continues: the log of that message's earlier run
-    # (kept for late readers) must not be replayed as this one.
-    await redis_client().delete(log_key(generation_id), reaped_key(generation_id))
+    # (kept for late readers), and a stop asked of that run, must not be taken for this one's.
+    await redis_client().delete(log_key(generation_id), reaped_key(generation_id), stop_key(generation_id))
     return True
 
 
@@ -113,73 +120,69 @@ async def active_generation(thread_id: str) -> str | None:
     return value.decode() if value else None
 
 
-class _LogWriter:
-    """Appends a generation's frames to its log in order, in batches: whatever piled up while the previous
-    batch was in flight goes in one pipeline (one pool connection for many chunks when Redis is busy).
-    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them."""
+class LocalFeed:
+    """The frames of a generation, handed by its owner to the reader in this process that started it, in the
+    order they are logged; `[DONE]` only once the log has it too (and the thread is free)."""
 
-    def __init__(self, client: Any, log: str) -> None:
-        self.client = client
-        self.log = log
-        self.pending: list[bytes] = []
-        self.flushing: asyncio.Task[None] | None = None
-        self.expiry_set = False
+    def __init__(self) -> None:
+        self._frames: list[bytes] = []
+        self._event = asyncio.Event()
+        self._ended = False
 
-    def write(self, frame: bytes) -> None:
-        self.pending.append(frame)
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.create_task(self._flush())
+    def put(self, frame: bytes) -> None:
+        self._frames.append(frame)
+        self._event.set()
 
-    async def _flush(self) -> None:
-        failures = 0
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for frame in batch:
-                        pipe.xadd(self.log, {"d": frame})
-                    if not self.expiry_set:
-                        # Bounded from the first chunk: a log whose owner crashes and nobody reads still goes.
-                        pipe.expire(self.log, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
-                    await pipe.execute()
-                self.expiry_set = True
-                failures = 0
-            except RedisError as exc:
-                failures += 1
-                if failures > 20:
-                    logger.error("chat log: %s chunks could not be logged (%s)", len(batch), exc.__class__.__name__)
-                    continue
-                self.pending[:0] = batch
-                await asyncio.sleep(min(0.1 * failures, 2))
+    def end(self) -> None:
+        """`[DONE]`, once, however the generation ended (even if its task was cancelled before it ran)."""
+        if not self._ended:
+            self._ended = True
+            self.put(DONE)
 
-    async def drain(self) -> None:
-        while self.flushing is not None and not self.flushing.done():
-            await asyncio.shield(self.flushing)
+    async def frames(self) -> AsyncIterator[bytes]:
+        while True:
+            if not self._frames:
+                self._event.clear()
+                try:
+                    await asyncio.wait_for(self._event.wait(), timeout=max(chat_settings.KEEPALIVE_SECONDS, 0.05))
+                except TimeoutError:
+                    yield KEEPALIVE
+                continue
+            batch, self._frames = self._frames, []
+            for frame in batch:
+                yield frame
+                if frame == DONE:
+                    return
 
 
-async def _owned_run(generation: Generation) -> None:
+async def _owned_run(generation: Generation, feed: LocalFeed) -> None:
     _owned_here.add(generation.turn.assistant_message_id)
     try:
-        await _run_owned(generation)
+        await _run_owned(generation, feed)
     finally:
         _owned_here.discard(generation.turn.assistant_message_id)
+        feed.end()  # after the log's `[DONE]` (had logging it failed, readers of the log see the lease lapse)
 
 
-async def _run_owned(generation: Generation) -> None:
+async def _run_owned(generation: Generation, feed: LocalFeed) -> None:
     turn = generation.turn
     client = redis_client()
     log = log_key(turn.assistant_message_id)
-    writer = _LogWriter(client, log)
+    stops = stop_key(turn.assistant_message_id)
+    writer = LogWriter(client, log)
 
     async def emit(chunk: dict[str, Any]) -> None:
-        writer.write(encode(chunk))
+        frame = encode(chunk)
+        writer.write(frame)
+        feed.put(frame)
 
     run = asyncio.create_task(generation.run(emit))
 
     async def watch_for_stop() -> None:
-        # A stop request is an entry of the log itself (`s`, which readers skip): the owner follows its log
-        # through the worker's hub like any reader, so watching costs neither a connection nor a stream.
-        async with log_hub().subscribe(log) as subscription:
+        # A stop request is an entry of the generation's stop stream: the owner follows it through the worker's
+        # hub like a reader follows a log, so watching costs neither a connection nor a blocked read of its own,
+        # and nothing wakes it but a stop.
+        async with log_hub().subscribe(stops) as subscription:
             while not any(STOP_FIELD in fields for _, batch in subscription.inbox for _, fields in batch):
                 subscription.inbox.clear()
                 subscription.event.clear()
@@ -187,7 +190,7 @@ async def _run_owned(generation: Generation) -> None:
                     await asyncio.wait_for(subscription.event.wait(), timeout=max(chat_settings.LEASE_SECONDS, 1))
                 except TimeoutError:  # re-checked now and then, should the hub be down
                     with contextlib.suppress(RedisError):
-                        if any(STOP_FIELD in fields for _, fields in await client.xrange(log)):
+                        if await client.exists(stops):
                             break
         generation.stop_requested = True
         run.cancel()
@@ -221,9 +224,20 @@ async def _run_owned(generation: Generation) -> None:
             logger.exception("ending the generation's log failed; its lease will lapse")
 
 
-def start_owned_generation(generation: Generation) -> None:
-    """Run the generation in the background: it outlives the request that started it."""
-    start_generation(generation, _owned_run(generation))
+def start_owned_generation(generation: Generation) -> LocalFeed:
+    """Run the generation in the background: it outlives the request that started it. Its frames, for the
+    response of that request, are in the feed returned."""
+    feed = LocalFeed()
+    start_generation(generation, _owned_run(generation, feed)).add_done_callback(lambda _: feed.end())
+    return feed
+
+
+async def ask_to_stop(client: Any, generation_id: str) -> None:
+    """Add a stop request for the generation (its owner, on whatever worker, follows this stream)."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.xadd(stop_key(generation_id), {STOP_FIELD: b"1"}, maxlen=4, approximate=True)
+        pipe.expire(stop_key(generation_id), chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
+        await pipe.execute()
 
 
 async def request_stop(thread_id: str) -> str | None:
@@ -231,7 +245,7 @@ async def request_stop(thread_id: str) -> str | None:
     generation_id = await active_generation(thread_id)
     if generation_id is None:
         return None
-    await redis_client().xadd(log_key(generation_id), {STOP_FIELD: b"1"})  # the owner follows its log
+    await ask_to_stop(redis_client(), generation_id)
     for _ in range(100):
         if await active_generation(thread_id) != generation_id:
             break

@@ -99,12 +99,14 @@ def as_client_stopped(message_id: str, content: dict[str, Any]) -> dict[str, Any
 
 
 def _ask_owner_to_stop(thread_id: str, message_id: str) -> None:
-    from threads.chat.resumable import STOP_FIELD, active_key, log_key
+    from threads.chat.resumable import STOP_FIELD, active_key, stop_key
 
     client = redis.Redis.from_url(chat_settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     try:
         if client.get(active_key(thread_id)) == message_id.encode():
-            client.xadd(log_key(message_id), {STOP_FIELD: b"1"})
+            key = stop_key(message_id)
+            client.xadd(key, {STOP_FIELD: b"1"}, maxlen=4, approximate=True)
+            client.expire(key, chat_settings.MAX_DURATION_SECONDS + chat_settings.LOG_TTL_SECONDS)
     except redis.RedisError:
         pass  # the lease then ends the generation as incomplete, as for a lost worker
     finally:

@@ -169,8 +169,10 @@ async def _start_resumable(
         await run_db(services.thread_discard_if_empty, workspace=workspace, thread_id=thread.id)
         raise
     model = early.model_for(turn.history) if early is not None else None
-    resumable.start_owned_generation(Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model))
-    response = _event_stream(resumable.read_generation(thread.id, workspace, generation_id))
+    feed = resumable.start_owned_generation(
+        Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model)
+    )
+    response = _event_stream(feed.frames())  # this worker owns it: the frames as emitted, not read back from Redis
     # assistant-ui's `resumable` option stores this id and resumes with resumeApi(id): /api/chat/{id}/stream.
     response[RESUMABLE_STREAM_ID_HEADER] = thread.id
     return response

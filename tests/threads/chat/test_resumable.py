@@ -93,6 +93,10 @@ def test_the_generation_survives_the_client_leaving(resumable, live_server_url, 
     assert next(p for p in message.content["parts"] if p["type"] == "text")["text"] == FULL_SLOW_TEXT
 
 
+def streamed_id(frames: list[bytes]) -> str:
+    return json.loads(frames[0][len(b"data: ") :])["messageId"]
+
+
 def test_resume_replays_from_the_first_chunk_and_follows_live(resumable, live_server_url, make_token):
     resumable.script(SLOW)
     headers = _auth(make_token)
@@ -102,6 +106,31 @@ def test_resume_replays_from_the_first_chunk_and_follows_live(resumable, live_se
     assert resumed[0]["type"] == "start" and resumed[-1] == "[DONE]"
     assert _text(resumed) == FULL_SLOW_TEXT
     assert resumed[-2] == finish_chunk("stop")
+
+
+def test_the_starting_response_carries_exactly_what_the_log_holds(resumable, live_server_url, make_token):
+    """The request that started a generation gets its frames from the owner in process, not read back from
+    Redis: the same frames, in the same order, as any later reader of the log gets."""
+    response = httpx.post(
+        f"{live_server_url}/api/chat", json=chat_body("thread_fed"), headers=_auth(make_token), timeout=30
+    )
+    streamed = [f + b"\n\n" for f in response.content.split(b"\n\n") if f and not f.startswith(b":")]
+    logged = [fields[b"d"] for _, fields in redis.Redis.from_url(REDIS_URL).xrange(log_key(streamed_id(streamed)))]
+    assert streamed == logged and logged[-1].startswith(b"data: [DONE]")
+
+
+def test_a_stop_request_is_not_an_entry_of_the_log(resumable, live_server_url, make_token):
+    """The owner follows a stream of its own for stops: the chunks it logs never wake it."""
+    resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
+    headers = _auth(make_token)
+    _post_and_leave(live_server_url, headers, chat_body("thread_stop_stream"))
+    response = httpx.delete(f"{live_server_url}/api/chat/thread_stop_stream/stream", headers=headers, timeout=30)
+    assert response.status_code == 200
+    stopped = _wait_for_status("thread_stop_stream")
+    assert stopped.status == "stopped"
+    generation_id = stopped.message_id
+    entries = redis.Redis.from_url(REDIS_URL).xrange(log_key(generation_id))
+    assert entries and all(set(fields) == {b"d"} for _, fields in entries)
 
 
 def test_the_log_expires_even_while_the_generation_runs(resumable, live_server_url, make_token):
