@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENAI_BASE_URL": Setting("", env="OPENAI_BASE_URL"),
     "MODEL": "gpt-4o-mini",
     "TITLE_MODEL": "",
+    # A new thread's title asked of the model once its first reply is complete; off: taken from the first
+    # message (no model call, no cost). POST /api/threads/{id}/title asks the model either way.
+    "MODEL_TITLES": True,
     # The offline development model: on in DEBUG when no OPENAI_API_KEY is set (or forced with CHAT_DEV_MODEL).
     "DEV_MODEL": Setting(lambda: bool(settings.DEBUG)),
     "SYSTEM_PROMPT": "You are a helpful assistant.",

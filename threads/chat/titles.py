@@ -52,8 +52,11 @@ async def generate_title(user_message: dict[str, Any] | None, reply: str = "") -
 async def _title(user_message: dict[str, Any] | None, save: Callable[..., Awaitable[Any]]) -> None:
     gate = _gates.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_AT_ONCE))
     try:
-        async with gate:
-            title = await generate_title(user_message)
+        if chat_settings.MODEL_TITLES:
+            async with gate:
+                title = await generate_title(user_message)
+        else:
+            title = title_from_text(text_of(user_message))
         await save(title=title)
     except Exception:
         logger.exception("saving a thread's title failed")
