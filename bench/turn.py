@@ -19,7 +19,13 @@ Rows (each figure printed with the 1-minute load average when it was taken):
   4. a burst of --concurrency new chats at once (each a new user and thread, titles on), twice: wall time,
      errors, server CPU per turn (the process's CPU from the burst's start until it is idle again, so titles
      and saves done after the reply are counted), memory per open stream (peak RSS over the burst minus RSS
-     before, per stream) and threads at peak; for `direct` the upstream's own figures.
+     before, per stream) and threads at peak; for `direct` the upstream's own figures. Each target first
+     takes a warm-up burst of a tenth as many chats, so its pools (database threads and connections, upstream
+     and Redis connections) exist before the first measured burst: memory per stream is then what one more
+     open stream costs, counted over the streams beyond the warm-up's (the warm-up's freed memory is reused).
+     Then once more on a
+     twin of each service started with CHAT_MODEL_TITLES=false ("untitled": the thread is titled from its
+     first message, no title call): the CPU per turn without the title's model call, as issue 17 asks.
 
     .venv/bin/python bench/turn.py [--concurrency 500] [--rounds 30] [--no-pg]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_turn] [--cache-url redis://127.0.0.1:6379/12]
@@ -287,20 +293,27 @@ async def burst(target: Target, tokens: list[str], label: str, expected: str) ->
     )
 
 
-async def bursts(targets: list[Target], tokens: list[str], expected: str, profile: Callable[[Target], Any]) -> None:
+async def bursts(
+    targets: list[Target], untitled: list[Target], tokens: list[str], expected: str, profile: Callable[[Target], Any]
+) -> None:
     n = len(tokens)
-    print(f"4. {n} concurrent new chats (each a new user and thread; titles on), two rounds per target")
+    print(
+        f"4. {n} concurrent new chats (each a new user and thread; titles on), two rounds per target;"
+        " one round per untitled twin (no title call)"
+    )
     walls: dict[str, float] = {}
     cpus: dict[str, float] = {}
-    for target in targets:
-        for label in ("r1", "r2"):
+    warm = max(1, n // 10)
+    for target in [*targets, *untitled]:
+        await burst(target, tokens[:warm], f"{target.name}_warm", expected)
+        for label in ("r1", "r2") if target in targets else ("r1",):
             with profile(target) if label == "r1" else contextlib.nullcontext():
                 result = await burst(target, tokens, f"{target.name}_{label}", expected)
             walls.setdefault(target.name, result.wall)
             cpus.setdefault(target.name, result.cpu / n)
-            per_stream = (result.rss_peak - result.rss_before) / n
+            per_stream = (result.rss_peak - result.rss_before) / max(1, n - warm)
             print(
-                f"   {target.name:<7}{label}  {n - len(result.errors)}/{n} ok  wall {result.wall:6.2f} s"
+                f"   {target.name:<15}{label}  {n - len(result.errors)}/{n} ok  wall {result.wall:6.2f} s"
                 f" ({result.wall / walls['direct']:5.2f}x direct)  CPU/turn {result.cpu / n * 1000:6.2f} ms"
                 f" ({result.cpu / n / cpus['direct']:5.1f}x direct"
                 + (f", {result.cpu / n / cpus['node']:4.2f}x node" if "node" in cpus else "")
@@ -440,6 +453,9 @@ def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> None:
         database_url, drop = prepare_database(args.database_url, workdir)
         pg_env = service_env(workdir, database_url, args.cache_url, upstream, True)
         targets.append(start_service(procs, "pg", pg_env, workdir))
+    untitled = [start_service(procs, "sqlite-untitled", {**sqlite_env, "CHAT_MODEL_TITLES": "false"}, workdir)]
+    if args.pg:
+        untitled.append(start_service(procs, "pg-untitled", {**pg_env, "CHAT_MODEL_TITLES": "false"}, workdir))
     try:
         run_id = secrets.token_hex(3)
         seq_user = f"user_bench_{run_id}_seq"
@@ -453,8 +469,8 @@ def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> None:
         asyncio.run(sequential(targets, seq_token, args.rounds, expected))
         verification(args.cache_url if args.pg else "locmemcache://")
         asyncio.run(thread_list(targets[2], seq_token, seq_user))
-        asyncio.run(bursts(targets, tokens, expected, profiler(workdir, args.py_spy)))
-        for target in targets[2:]:
+        asyncio.run(bursts(targets, untitled, tokens, expected, profiler(workdir, args.py_spy)))
+        for target in [*targets[2:], *untitled]:
             log = (workdir / f"{target.name}.log").read_text(errors="replace").splitlines()
             errors = [line for line in log if "ERROR" in line or "Traceback" in line]
             print(
