@@ -119,7 +119,7 @@ def test_ai_client_image_reaches_the_model_as_image_url_and_the_history_shows_th
 def test_regenerating_a_message_with_an_image_answers_it_again_without_a_second_file(
     store: Path, chat_on: OpenAIServer, live_server_url: str, make_token: Callable[..., str]
 ) -> None:
-    chat_on.script(Reply(deltas=["One."]), Reply(deltas=["A title"]), Reply(deltas=["Two."]))
+    chat_on.script(Reply(deltas=["One."]), Reply(deltas=["A title"], stream=False), Reply(deltas=["Two."], stream=True))
     parts = [{"type": "file", "mediaType": "image/png", "filename": "dot.png", "url": data_url(PNG, "image/png")}]
     argv = ["node", str(NODE_DIR / "ai_chat_files.mjs"), live_server_url, make_token(USER), "thread_regen"]
     result = subprocess.run(

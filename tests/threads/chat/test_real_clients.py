@@ -123,7 +123,7 @@ def test_reasoning_is_saved_as_the_client_assembled_it(session, saved, upstream)
 def test_a_frontend_tool_round_trip_continues_one_message_on_both_sides(session, saved, upstream):
     upstream.script(
         Reply(deltas=[], tool_calls=[("call_1", "get_weather", ['{"city": "Paris"}'])], finish_reason="tool_calls"),
-        Reply(deltas=["It is 21 degrees."]),
+        Reply(deltas=["It is 21 degrees."], stream=True),
     )
     out = session("thread_rc_tool", [{"toolOutput": {"temp": 21}}, {"send": "Weather in Paris?"}])
     assert out["errors"] == []
@@ -136,7 +136,7 @@ def test_a_frontend_tool_round_trip_continues_one_message_on_both_sides(session,
 
 
 def test_an_edit_is_a_new_branch_that_both_sides_show(session, saved, upstream):
-    upstream.script(Reply(deltas=["Berlin."]), Reply(deltas=["Madrid."]))
+    upstream.script(Reply(deltas=["Berlin."]), Reply(deltas=["Madrid."], stream=True))
     out = session("thread_rc_edit", [{"send": "Capital of Germany?"}, {"edit": 0, "text": "Capital of Spain?"}])
     assert out["errors"] == []
     stored = saved("thread_rc_edit")
@@ -146,7 +146,7 @@ def test_an_edit_is_a_new_branch_that_both_sides_show(session, saved, upstream):
 
 
 def test_regenerate_adds_a_sibling_reply_that_both_sides_show(session, saved, upstream):
-    upstream.script(Reply(deltas=["One."]), Reply(deltas=["Two."]))
+    upstream.script(Reply(deltas=["One."]), Reply(deltas=["Two."], stream=True))
     out = session("thread_rc_regen", [{"send": "A number?"}, {"regenerate": True}])
     stored = saved("thread_rc_regen")
     assert _view(out["messages"]) == _view(stored)
@@ -154,7 +154,7 @@ def test_regenerate_adds_a_sibling_reply_that_both_sides_show(session, saved, up
 
 
 def test_stop_saves_what_was_streamed_and_frees_the_thread(session, saved, upstream):
-    upstream.script(SLOW, Reply(deltas=["Next."]))
+    upstream.script(SLOW, Reply(deltas=["Next."], stream=True))
     out = session("thread_rc_stop", [{"send": "Count", "stopAfter": 6}, {"send": "Again"}])
     assert out["errors"] == []
     stored = saved("thread_rc_stop")

@@ -61,7 +61,7 @@ def test_reasoning_is_saved_as_assistant_ui_assembled_it(aui, saved, upstream):
 def test_a_frontend_tool_round_trip_continues_one_message_in_assistant_ui(aui, saved, upstream):
     upstream.script(
         Reply(deltas=[], tool_calls=[("call_1", "get_weather", ['{"city": "Paris"}'])], finish_reason="tool_calls"),
-        Reply(deltas=["It is 21 degrees."]),
+        Reply(deltas=["It is 21 degrees."], stream=True),
     )
     out = aui([{"toolOutput": {"temp": 21}}, {"send": "Weather in Paris?"}])
     assert out["errors"] == []
@@ -73,7 +73,7 @@ def test_a_frontend_tool_round_trip_continues_one_message_in_assistant_ui(aui, s
 
 
 def test_an_edit_in_assistant_ui_is_a_new_branch_on_both_sides(aui, saved, upstream):
-    upstream.script(Reply(deltas=["Berlin."]), Reply(deltas=["Madrid."]))
+    upstream.script(Reply(deltas=["Berlin."]), Reply(deltas=["Madrid."], stream=True))
     out = aui([{"send": "Capital of Germany?"}, {"edit": 0, "text": "Capital of Spain?"}])
     stored = saved(out["threadId"])
     assert _view(out["messages"]) == _view(stored)
@@ -81,7 +81,7 @@ def test_an_edit_in_assistant_ui_is_a_new_branch_on_both_sides(aui, saved, upstr
 
 
 def test_a_reload_in_assistant_ui_adds_a_sibling_reply_on_both_sides(aui, saved, upstream):
-    upstream.script(Reply(deltas=["One."]), Reply(deltas=["Two."]))
+    upstream.script(Reply(deltas=["One."]), Reply(deltas=["Two."], stream=True))
     out = aui([{"send": "A number?"}, {"regenerate": True}])
     stored = saved(out["threadId"])
     assert _view(out["messages"]) == _view(stored)
@@ -90,7 +90,7 @@ def test_a_reload_in_assistant_ui_adds_a_sibling_reply_on_both_sides(aui, saved,
 
 @pytest.mark.parametrize("delete", [False, True], ids=["cancel", "cancel-and-delete"])
 def test_the_stop_button_then_the_history_append_saves_what_was_streamed(aui, saved, upstream, delete):
-    upstream.script(SLOW, Reply(deltas=["Next."]))
+    upstream.script(SLOW, Reply(deltas=["Next."], stream=True))
     out = aui([{"send": "Count", "stopAfter": 6, "delete": delete}, {"send": "Again"}])
     stored = saved(out["threadId"])
     stopped = stored[1]
