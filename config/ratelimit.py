@@ -25,20 +25,26 @@ from django.core.cache.backends.redis import RedisCache
 from config import metrics
 from config.errors import ApiError
 
-_SCRIPT = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return tostring(tonumber(oldest[2]) + window - t)
+# The sliding window as a Lua function, so another script can count a hit in the same round trip
+# (`threads.chat.limits` counts a chat turn and takes its stream slot at once). It returns the seconds to wait
+# ('0': the hit is counted).
+SLIDING_WINDOW_LUA = """
+local function sliding_window_hit(key, window, limit, member)
+  local now = redis.call('TIME')
+  local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+  window = tonumber(window)
+  limit = tonumber(limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', t - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return tostring(tonumber(oldest[2]) + window - t)
+  end
+  redis.call('ZADD', key, t, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+  return '0'
 end
-redis.call('ZADD', KEYS[1], t, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
-return '0'
 """
+_SCRIPT = SLIDING_WINDOW_LUA + "return sliding_window_hit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
 _local_lock = threading.Lock()
 
 
@@ -50,7 +56,26 @@ class Limited:
     message: str
 
 
-def _key(scope: str, subject: str) -> str:
+def new_member() -> str:
+    """A unique member of a sliding log (two hits in the same microsecond are two hits)."""
+    return f"{time.time():.6f}:{secrets.token_hex(4)}"
+
+
+def turned_off(what: str) -> Limited:
+    return Limited(60, f"{what[:1].upper()}{what[1:]} are turned off on this server.")
+
+
+def limited_after(scope: str, wait: float, *, limit: int, window: float, what: str) -> Limited | None:
+    """None when `wait` (from the sliding window) is 0; else the refusal, counted in the metrics."""
+    if wait <= 0:
+        return None
+    metrics.rate_limited(scope)
+    retry_after = max(1, math.ceil(wait))
+    return Limited(retry_after, f"Too many {what}: at most {limit} per {window:g} s. Retry in {retry_after} s.")
+
+
+def window_key(scope: str, subject: str) -> str:
+    """The cache key (before the cache's own prefix) of `subject`'s log in `scope`."""
     return f"ratelimit:{scope}:{hashlib.sha256(subject.encode()).hexdigest()[:32]}"
 
 
@@ -63,8 +88,7 @@ def _redis_client() -> Any | None:
 
 
 def _wait_redis(client: Any, key: str, limit: int, window: float) -> float:
-    member = f"{time.time():.6f}:{secrets.token_hex(4)}"
-    return float(client.eval(_SCRIPT, 1, key, window, limit, member))
+    return float(client.eval(_SCRIPT, 1, key, window, limit, new_member()))
 
 
 def _wait_local(key: str, limit: int, window: float) -> float:
@@ -84,18 +108,14 @@ def hit(scope: str, subject: str, *, limit: int, window: float, what: str) -> Li
     `what` names the thing limited in the refusal ("title requests", "anonymous sign-ins").
     """
     if limit <= 0:
-        return Limited(60, f"{what[:1].upper()}{what[1:]} are turned off on this server.")
-    key = _key(scope, subject)
+        return turned_off(what)
+    key = window_key(scope, subject)
     client = _redis_client()
     if client is not None:
         wait = _wait_redis(client, cache.make_key(key), limit, window)
     else:
         wait = _wait_local(key, limit, window)
-    if wait <= 0:
-        return None
-    metrics.rate_limited(scope)
-    retry_after = max(1, math.ceil(wait))
-    return Limited(retry_after, f"Too many {what}: at most {limit} per {window:g} s. Retry in {retry_after} s.")
+    return limited_after(scope, wait, limit=limit, window=window, what=what)
 
 
 def enforce(scope: str, subject: str, *, limit: int, window: float, what: str) -> None:

@@ -13,6 +13,11 @@ owner at a time:
 
 `OwnedSlot.release()` is idempotent, and `transfer()` works once, so no path can release a slot twice or
 release another stream's slot (a release also checks the key still holds this slot's token).
+
+With Django's Redis cache, a chat turn's admission (its rate count and its slot) is one Lua script sent from the
+event loop (`threads.chat.logbus.shared_cache_client`), under the same keys and values the cache itself reads: one
+round trip and no thread hop before the model is called. Another cache takes the same steps through its own
+client, in a thread (the local-memory cache in place).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from config.ratelimit import Limited, hit
+from config.ratelimit import SLIDING_WINDOW_LUA, Limited, hit, limited_after, new_member, turned_off, window_key
 from threads.chat.conf import chat_settings
+from threads.chat.logbus import shared_cache_client
 
 T = TypeVar("T")
 
@@ -58,19 +64,19 @@ def _user_key(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()[:32]
 
 
+def _budget(scope: str) -> tuple[int, int, str]:
+    """(requests allowed, window in seconds, what they are called) of a rate-limit scope."""
+    budget = chat_settings.RATE_LIMIT_REQUESTS if scope == "chat" else chat_settings.TITLE_RATE_LIMIT_REQUESTS
+    return int(budget), max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)), f"{scope} requests"
+
+
 def check_rate(user_id: str, *, scope: str = "chat") -> Limited | None:
     """Count one request of `scope` for the user; `Limited` when over the sliding window's budget.
 
     `chat` is every chat turn; `title` (POST /api/threads/{id}/title) calls the model too, on a smaller budget.
     """
-    budget = chat_settings.RATE_LIMIT_REQUESTS if scope == "chat" else chat_settings.TITLE_RATE_LIMIT_REQUESTS
-    return hit(
-        scope,
-        user_id,
-        limit=int(budget),
-        window=max(1, int(chat_settings.RATE_LIMIT_WINDOW_SECONDS)),
-        what=f"{scope} requests",
-    )
+    limit, window, what = _budget(scope)
+    return hit(scope, user_id, limit=limit, window=window, what=what)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ READERS = SlotKind(
 class OwnedSlot:
     """A taken slot and the only handle on it: whoever holds it releases it, once."""
 
-    def __init__(self, key: str, token: str) -> None:
+    def __init__(self, key: str, token: int) -> None:
         self.key = key
         self.token = token
         self._held = True
@@ -116,7 +122,11 @@ class OwnedSlot:
         if not self._held:
             return
         self._held = False
-        await asyncio.shield(in_cache_thread(self._release_sync))
+        client = shared_cache_client()
+        if client is not None:
+            await asyncio.shield(client.eval(_RELEASE, 1, cache.make_key(self.key), self.token))
+        else:
+            await asyncio.shield(in_cache_thread(self._release_sync))
 
 
 class SlotLease:
@@ -138,15 +148,71 @@ class SlotLease:
             await slot.release()
 
 
-def _take(user_id: str, kind: SlotKind) -> OwnedSlot:
-    token = secrets.token_hex(8)
-    ttl = int(chat_settings.MAX_DURATION_SECONDS) + 30
+# KEYS[1]: the rate log (untouched when ARGV[2] is ''), KEYS[2..]: the user's slot keys of the kind.
+# ARGV: window, limit, log member, slot token, slot TTL. Returns 'wait:<seconds>', the slot's index, or -1.
+_ADMIT = (
+    SLIDING_WINDOW_LUA
+    + """
+if ARGV[2] ~= '' then
+  local wait = sliding_window_hit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+  if wait ~= '0' then return 'wait:' .. wait end
+end
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[4], 'NX', 'EX', tonumber(ARGV[5])) then return i - 2 end
+end
+return -1
+"""
+)
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+def _token() -> int:
+    """A slot's token. An int: Django's Redis serializer stores ints as they are, so a token the admission script
+    wrote reads back through the cache as the same int (and one the cache wrote, through Redis as its digits)."""
+    return secrets.randbits(62)
+
+
+def _slot_ttl() -> int:
+    return int(chat_settings.MAX_DURATION_SECONDS) + 30
+
+
+def _slot_keys(user_id: str, kind: SlotKind) -> list[str]:
     user = _user_key(user_id)
-    for index in range(kind.limit):
-        key = f"{kind.prefix}:{user}:{index}"
-        if cache.add(key, token, timeout=ttl):
+    return [f"{kind.prefix}:{user}:{index}" for index in range(kind.limit)]
+
+
+def _no_slot(kind: SlotKind) -> LimitExceeded:
+    return LimitExceeded(Limited(5, kind.refusal.format(n=kind.limit)))
+
+
+def _take(user_id: str, kind: SlotKind) -> OwnedSlot:
+    token = _token()
+    for key in _slot_keys(user_id, kind):
+        if cache.add(key, token, timeout=_slot_ttl()):
             return OwnedSlot(key, token)
-    raise LimitExceeded(Limited(5, kind.refusal.format(n=kind.limit)))
+    raise _no_slot(kind)
+
+
+async def _admit_in_redis(client: Any, user_id: str, kind: SlotKind, counting: str | None) -> OwnedSlot:
+    """`_admit` as one script: the rate count and the slot, in one round trip from the event loop."""
+    keys = _slot_keys(user_id, kind)
+    argv: list[Any] = ["", "", ""]
+    rate_key = cache.make_key("chat:admit:uncounted")  # named only: the script leaves it alone
+    limit, window, what = _budget(counting or "chat")
+    if counting is not None:
+        if limit <= 0:
+            raise LimitExceeded(turned_off(what))
+        rate_key = cache.make_key(window_key(counting, user_id))
+        argv = [window, limit, new_member()]
+    token = _token()
+    made = [cache.make_key(key) for key in keys]
+    result = await client.eval(_ADMIT, 1 + len(made), rate_key, *made, *argv, token, _slot_ttl())
+    if isinstance(result, bytes) and result.startswith(b"wait:"):
+        limited = limited_after(counting or "", float(result[5:]), limit=limit, window=window, what=what)
+        raise LimitExceeded(limited or Limited(1, "Too many requests."))
+    if int(result) < 0:
+        raise _no_slot(kind)
+    return OwnedSlot(keys[int(result)], token)
 
 
 def _admit(user_id: str, kind: SlotKind, counting: str | None) -> OwnedSlot:
@@ -166,7 +232,11 @@ async def acquire_slot(
     With `counting` (a `check_rate` scope), one request of that scope is counted first, in the same trip to the
     shared cache (one thread hop, not two, before the model is called); over its budget is `LimitExceeded` too.
     """
-    lease = SlotLease(await in_cache_thread(_admit, user_id, kind, counting))
+    client = shared_cache_client()
+    if client is not None:
+        lease = SlotLease(await _admit_in_redis(client, user_id, kind, counting))
+    else:
+        lease = SlotLease(await in_cache_thread(_admit, user_id, kind, counting))
     try:
         yield lease
     finally:

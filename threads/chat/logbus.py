@@ -54,11 +54,12 @@ Entry = tuple[Any, dict[bytes, bytes]]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _per_loop(name: str, make: Any) -> Any:
+def _per_loop(name: str, make: Any, url: str | None = None) -> Any:
+    url = chat_settings.REDIS_URL if url is None else url
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    key = f"{name}:{chat_settings.REDIS_URL}"
+    key = f"{name}:{url}"
     if key not in per_loop:
-        per_loop[key] = make(chat_settings.REDIS_URL)
+        per_loop[key] = make(url)
     return per_loop[key]
 
 
@@ -121,6 +122,20 @@ def _client(url: str, max_connections: int, socket_timeout: float | None = None)
 def redis_client() -> aioredis.Redis:
     """This worker's client for CHAT_REDIS_URL, on its bounded, waiting pool (a pool belongs to one event loop)."""
     return _per_loop("pool", lambda url: _client(url, max(1, int(chat_settings.REDIS_MAX_CONNECTIONS))))
+
+
+def shared_cache_client() -> aioredis.Redis | None:
+    """An async client on the shared cache's Redis (where Django's cache writes), on a bounded pool of its own,
+    for the chat's admission (rate count and stream slot in one script, no thread hop); None when the cache is
+    not Django's Redis backend given by URL alone (then the cache's own client is used, in a thread)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache) or backend._options:
+        return None
+    primary = backend._servers[0]
+    return _per_loop("cache", lambda url: _client(url, max(1, int(chat_settings.REDIS_MAX_CONNECTIONS))), primary)
 
 
 def log_hub() -> LogHub:

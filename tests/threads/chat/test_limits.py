@@ -191,3 +191,44 @@ def test_no_way_out_of_a_chat_leaks_its_stream_slot(
     assert _wait_until(lambda: _keys(shared_cache, "chat:slot:") == [])
     assert post_chat(chat_body("thread_lok")).status_code == 200
     assert _keys(shared_cache, "chat:slot:") == []
+
+
+def _admitted(user: str = "user_l") -> OwnedSlot | None:
+    async def scenario() -> OwnedSlot:
+        async with acquire_slot(user, GENERATIONS, counting="chat") as lease:
+            return lease.transfer()
+
+    try:
+        return asyncio.run(scenario())
+    except LimitExceeded as exc:
+        assert exc.limited.retry_after >= 1
+        return None
+
+
+def test_a_turns_admission_counts_in_the_same_sliding_log_as_every_other_rate_check(settings, shared_cache):
+    """The admission script and `check_rate` share one budget: neither can be used to pass the other."""
+    settings.CHAT = {"RATE_LIMIT_REQUESTS": 2, "RATE_LIMIT_WINDOW_SECONDS": 60, "MAX_CONCURRENT_STREAMS": 5}
+    assert check_rate("user_l") is None
+    assert _admitted() is not None
+    assert check_rate("user_l") is not None  # the admission's hit was the second of two
+    (key,) = _keys(shared_cache, "ratelimit:chat:")
+    assert shared_cache.zcard(key) == 2
+
+
+def test_a_turn_over_its_rate_takes_no_slot(settings, shared_cache):
+    settings.CHAT = {"RATE_LIMIT_REQUESTS": 1, "RATE_LIMIT_WINDOW_SECONDS": 60, "MAX_CONCURRENT_STREAMS": 5}
+    assert _admitted() is not None
+    assert len(_keys(shared_cache, "chat:slot:")) == 1
+    assert _admitted() is None
+    assert len(_keys(shared_cache, "chat:slot:")) == 1
+
+
+def test_a_slot_taken_by_the_admission_script_is_the_caches_own_value(settings, shared_cache):
+    """Written from the event loop, read through Django's cache (another worker may use either): the same token."""
+    from django.core.cache import cache
+
+    settings.CHAT = {"RATE_LIMIT_REQUESTS": 10, "MAX_CONCURRENT_STREAMS": 1}
+    slot = _admitted()
+    assert slot is not None and cache.get(slot.key) == slot.token
+    asyncio.run(slot.release())
+    assert cache.get(slot.key) is None
