@@ -138,6 +138,8 @@ def _accept_pending() -> bool:
 def verifiable_in_place(token: str) -> bool:
     """Whether `verify_session_token(token)` would do no I/O: the key its header names is held in this process
     (or no key source is configured: then it is refused at once)."""
+    if len(token) > session_verify_options().max_token_bytes:
+        return True  # refused for its size before anything is decoded
     try:
         source = session_key_source()
     except TokenVerificationError:

@@ -193,3 +193,9 @@ def test_a_remote_jwks_key_is_held_only_once_loaded_and_until_its_recheck(clerk_
     assert not source.holds("kid_nobody_has")
     monkeypatch.setattr(keys, "LOCAL_RECHECK_SECONDS", 0)
     assert not source.holds(signing_key.kid)  # due to be re-read from the shared cache: not held
+
+
+def test_an_oversized_token_is_refused_on_the_event_loop_without_being_decoded(make_token):
+    header = "eyJhbGciOiJSUzI1NiJ9" + "A" * 20000  # far over CLERK_MAX_TOKEN_BYTES
+    state = _astate_without_threads(f"{header}.e30.sig")
+    assert state.caller is None and state.failure.reason == "token-invalid"
