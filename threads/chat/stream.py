@@ -86,20 +86,11 @@ def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Calla
         return _append_turn(thread=thread, workspace=workspace, request=request, new_thread=created)
 
 
-def append_turn(
-    *,
-    thread: Thread,
-    workspace: Workspace,
-    request: ChatRequest,
-    assistant_id: str | None = None,
-    new_thread: bool = False,
-) -> Turn:
+def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, **options: Any) -> Turn:
     """Store the user message (idempotent) and an in-progress assistant message under it, both or neither.
-    `new_thread`: the thread was created for this turn and has no message yet."""
+    `options`: `assistant_id`, and `new_thread` when the thread was created for this turn (it has no message)."""
     with transaction.atomic():
-        return _append_turn(
-            thread=thread, workspace=workspace, request=request, assistant_id=assistant_id, new_thread=new_thread
-        )
+        return _append_turn(thread=thread, workspace=workspace, request=request, **options)
 
 
 def _append_turn(
