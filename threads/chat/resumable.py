@@ -144,15 +144,16 @@ class LocalFeed:
             if not self._frames:
                 self._event.clear()
                 try:
-                    await asyncio.wait_for(self._event.wait(), timeout=max(chat_settings.KEEPALIVE_SECONDS, 0.05))
+                    async with asyncio.timeout(max(chat_settings.KEEPALIVE_SECONDS, 0.05)):
+                        await self._event.wait()
                 except TimeoutError:
                     yield KEEPALIVE
                 continue
-            batch, self._frames = self._frames, []
-            for frame in batch:
-                yield frame
-                if frame == DONE:
-                    return
+            batch, self._frames = self._frames, []  # all that is ready, in one write (see ChatStream.events)
+            if DONE in batch:
+                yield b"".join(batch[: batch.index(DONE) + 1])
+                return
+            yield b"".join(batch)
 
 
 async def _owned_run(generation: Generation, feed: LocalFeed) -> None:

@@ -360,13 +360,20 @@ class ChatStream:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=chat_settings.KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(chat_settings.KEEPALIVE_SECONDS):
+                        items = [await queue.get()]
                 except TimeoutError:
                     yield KEEPALIVE
                     continue
-                if item is _END:
+                # Every chunk that is ready goes in one write: under load chunks pile up between two sends, and
+                # each send (Django's response, the server's transport) costs more than the bytes do.
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                end = next((i for i, item in enumerate(items) if item is _END), len(items))
+                if end:
+                    yield b"".join(encode(item) for item in items[:end])
+                if end < len(items):
                     break
-                yield encode(item)
             yield DONE
             await asyncio.wait({producer})  # its outcome is in the stream; a stopped producer ends cancelled
         finally:
