@@ -119,14 +119,18 @@ def test_the_starting_response_carries_exactly_what_the_log_holds(resumable, liv
     assert streamed == logged and logged[-1].startswith(b"data: [DONE]")
 
 
+def _stop_a_long_reply(upstream: Any, base_url: str, headers: dict[str, str], thread_id: str) -> Message:
+    """Start a long reply, leave, stop it with DELETE; the reply as saved once it ended."""
+    upstream.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
+    _post_and_leave(base_url, headers, chat_body(thread_id))
+    response = httpx.delete(f"{base_url}/api/chat/{thread_id}/stream", headers=headers, timeout=30)
+    assert response.status_code == 200
+    return _wait_for_status(thread_id)
+
+
 def test_a_stop_request_is_not_an_entry_of_the_log(resumable, live_server_url, make_token):
     """The owner follows a stream of its own for stops: the chunks it logs never wake it."""
-    resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
-    headers = _auth(make_token)
-    _post_and_leave(live_server_url, headers, chat_body("thread_stop_stream"))
-    response = httpx.delete(f"{live_server_url}/api/chat/thread_stop_stream/stream", headers=headers, timeout=30)
-    assert response.status_code == 200
-    stopped = _wait_for_status("thread_stop_stream")
+    stopped = _stop_a_long_reply(resumable, live_server_url, _auth(make_token), "thread_stop_stream")
     assert stopped.status == "stopped"
     generation_id = stopped.message_id
     entries = redis.Redis.from_url(REDIS_URL).xrange(log_key(generation_id))
@@ -210,13 +214,9 @@ def test_the_generation_holds_the_stream_slot_and_a_409_gives_its_own_back(
 
 
 def test_stop_cancels_the_model_call_and_saves_the_reply_as_stopped(resumable, live_server_url, make_token):
-    resumable.script(Reply(deltas=[f" w{i}" for i in range(400)], delay=0.05))
     headers = _auth(make_token)
-    _post_and_leave(live_server_url, headers, chat_body("thread_stop"))
-    response = httpx.delete(f"{live_server_url}/api/chat/thread_stop/stream", headers=headers, timeout=30)
-    assert response.status_code == 200
+    message = _stop_a_long_reply(resumable, live_server_url, headers, "thread_stop")
     assert resumable.client_went_away.wait(10)
-    message = _wait_for_status("thread_stop")
     assert message.status == "stopped"
     assert next(p for p in message.content["parts"] if p["type"] == "text")["text"].startswith(" w0 w1 w2")
     assert _resume(live_server_url, headers, "thread_stop").status_code == 204
