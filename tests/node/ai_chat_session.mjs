@@ -70,8 +70,9 @@ function makeChat(messages = []) {
       if (pendingToolOutput !== null) {
         const output = pendingToolOutput;
         pendingToolOutput = null;
-        // Not awaited inside onToolCall, as the AI SDK docs advise (it would deadlock the stream).
-        setTimeout(() => chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output }), 0);
+        // Not awaited inside onToolCall, as the AI SDK docs advise (it would deadlock the stream), and not deferred:
+        // deferred, it can land after the stream ended, and the SDK then continues twice (a client race).
+        void chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output });
       }
     },
   });

@@ -132,7 +132,10 @@ function useThreadRuntime() {
       if (pendingToolOutput === null) return;
       const output = pendingToolOutput;
       pendingToolOutput = null;
-      setTimeout(() => current.chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output }), 0);
+      // As the AI SDK docs show: called, not awaited (awaiting inside onToolCall would deadlock the stream). Not
+      // deferred either: deferred, it can land after the stream ended, and the SDK then continues twice (once for
+      // the output, once for the stream's end): a race of the client's, seen once the server answered fast.
+      void current.chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output });
     },
   });
 }
