@@ -230,7 +230,8 @@ async def acquire_slot(
     """One of the user's slots of this kind for the body of the `async with`, or `LimitExceeded`.
 
     With `counting` (a `check_rate` scope), one request of that scope is counted first, in the same trip to the
-    shared cache (one thread hop, not two, before the model is called); over its budget is `LimitExceeded` too.
+    shared cache (on Redis one script from the event loop, else one call in a thread); over its budget is
+    `LimitExceeded` too, and no slot is taken.
     """
     client = shared_cache_client()
     if client is not None:
