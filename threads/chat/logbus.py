@@ -31,7 +31,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -302,11 +302,15 @@ class LeaseKeeper:
 class LogWriter:
     """Appends a generation's frames to its log in order, in batches: whatever piled up while the previous
     batch was in flight goes in one pipeline (one pool connection for many chunks when Redis is busy).
-    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them."""
+    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them.
 
-    def __init__(self, client: Any, log: str) -> None:
+    `logged` is handed each batch once Redis holds it: a reader fed from it never sees a chunk that a reader
+    of the log (after a crash of this worker, say) would not."""
+
+    def __init__(self, client: Any, log: str, logged: Callable[[list[bytes]], None]) -> None:
         self.client = client
         self.log = log
+        self.logged = logged
         self.pending: list[bytes] = []
         self.flushing: asyncio.Task[None] | None = None
         self.expiry_set = False
@@ -330,10 +334,12 @@ class LogWriter:
                     await pipe.execute()
                 self.expiry_set = True
                 failures = 0
+                self.logged(batch)
             except RedisError as exc:
                 failures += 1
                 if failures > 20:
                     logger.error("chat log: %s chunks could not be logged (%s)", len(batch), exc.__class__.__name__)
+                    self.logged(batch)  # the reader in process still gets them; readers of the log see a gap
                     continue
                 self.pending[:0] = batch
                 await asyncio.sleep(min(0.1 * failures, 2))

@@ -121,8 +121,9 @@ async def active_generation(thread_id: str) -> str | None:
 
 
 class LocalFeed:
-    """The frames of a generation, handed by its owner to the reader in this process that started it, in the
-    order they are logged; `[DONE]` only once the log has it too (and the thread is free)."""
+    """The frames of a generation, handed by its owner to the reader in this process that started it as soon
+    as the log holds them (never before: had this worker died, a reload would replay no less than was seen);
+    `[DONE]` only once the log has it too (and the thread is free)."""
 
     def __init__(self) -> None:
         self._frames: list[bytes] = []
@@ -131,6 +132,10 @@ class LocalFeed:
 
     def put(self, frame: bytes) -> None:
         self._frames.append(frame)
+        self._event.set()
+
+    def put_all(self, frames: list[bytes]) -> None:
+        self._frames.extend(frames)
         self._event.set()
 
     def end(self) -> None:
@@ -170,12 +175,10 @@ async def _run_owned(generation: Generation, feed: LocalFeed) -> None:
     client = redis_client()
     log = log_key(turn.assistant_message_id)
     stops = stop_key(turn.assistant_message_id)
-    writer = LogWriter(client, log)
+    writer = LogWriter(client, log, logged=feed.put_all)
 
     async def emit(chunk: dict[str, Any]) -> None:
-        frame = encode(chunk)
-        writer.write(frame)
-        feed.put(frame)
+        writer.write(encode(chunk))
 
     run = asyncio.create_task(generation.run(emit))
 

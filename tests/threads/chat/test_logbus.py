@@ -1,11 +1,15 @@
-"""The chat paths' Redis pool: bounded, first come first served, and the hub's read never cut off by its socket."""
+"""The chat paths' Redis: a bounded, first-come-first-served pool, the hub's read never cut off by its socket, and a
+log writer that hands on only what Redis holds."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
+import redis
+import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.support.isolation import REDIS_URL
@@ -81,8 +85,6 @@ def test_a_caller_that_waits_past_the_timeout_gets_a_redis_error_and_frees_its_p
 
 def test_pipelines_and_commands_return_their_connections() -> None:
     async def scenario() -> None:
-        import redis.asyncio as aioredis
-
         pool = _pool(2)
         client = aioredis.Redis(connection_pool=pool)
         for i in range(20):
@@ -112,3 +114,32 @@ def test_an_idle_hubs_blocking_read_is_not_cut_off_by_its_socket(settings: Any, 
     with caplog.at_level("WARNING", logger="threads.chat.logbus"):
         asyncio.run(scenario())
     assert not [r for r in caplog.records if "read failed" in r.getMessage()]
+
+
+def test_the_log_writer_hands_on_a_batch_only_once_redis_holds_it() -> None:
+    """The starting request is fed from `logged`: it must never see a chunk that a reader of the log, after
+    this worker died, would not (a reload would then replay less than was on screen)."""
+    log = f"chat:test:writer:{uuid.uuid4().hex}"
+    looking = redis.Redis.from_url(REDIS_URL)  # a blocking look, at the very moment a batch is handed on
+    handed: list[bytes] = []
+    missing: list[bytes] = []
+
+    def logged(batch: list[bytes]) -> None:
+        held = {fields[b"d"] for _, fields in looking.xrange(log)}
+        missing.extend(frame for frame in batch if frame not in held)
+        handed.extend(batch)
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        writer = logbus.LogWriter(client, log, logged=logged)
+        for i in range(50):
+            writer.write(f"data: {i}\n\n".encode())
+            if i % 7 == 0:
+                await asyncio.sleep(0)  # let a batch go out while more pile up
+        await writer.drain()
+        await client.aclose()
+
+    asyncio.run(scenario())
+    looking.delete(log)
+    assert handed == [f"data: {i}\n\n".encode() for i in range(50)]
+    assert missing == []
