@@ -130,11 +130,7 @@ class LocalFeed:
         self._event = asyncio.Event()
         self._ended = False
 
-    def put(self, frame: bytes) -> None:
-        self._frames.append(frame)
-        self._event.set()
-
-    def put_all(self, frames: list[bytes]) -> None:
+    def put(self, frames: list[bytes]) -> None:
         self._frames.extend(frames)
         self._event.set()
 
@@ -142,7 +138,7 @@ class LocalFeed:
         """`[DONE]`, once, however the generation ended (even if its task was cancelled before it ran)."""
         if not self._ended:
             self._ended = True
-            self.put(DONE)
+            self.put([DONE])
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
@@ -175,7 +171,7 @@ async def _run_owned(generation: Generation, feed: LocalFeed) -> None:
     client = redis_client()
     log = log_key(turn.assistant_message_id)
     stops = stop_key(turn.assistant_message_id)
-    writer = LogWriter(client, log, logged=feed.put_all)
+    writer = LogWriter(client, log, logged=feed.put)
 
     async def emit(chunk: dict[str, Any]) -> None:
         writer.write(encode(chunk))
