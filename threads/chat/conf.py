@@ -33,8 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "READ_TIMEOUT_SECONDS": 60.0,
     "MAX_DURATION_SECONDS": 300,
     "KEEPALIVE_SECONDS": 15.0,
-    # Idle connections to the model provider kept per worker for the next turns (see threads.chat.upstream).
-    "UPSTREAM_KEEPALIVE_CONNECTIONS": 16,
+    # Connections to the model provider per worker at most; idle ones are kept 30 s (see threads.chat.upstream).
+    "UPSTREAM_MAX_CONNECTIONS": 1000,
     "RATE_LIMIT_REQUESTS": 30,
     "RATE_LIMIT_WINDOW_SECONDS": 60,
     # POST /api/threads/{id}/title calls the model: per user, in the same window.
