@@ -1,0 +1,125 @@
+"""Where a sequential turn's time to first text-delta goes: before the upstream request, and after the model's delta.
+
+`bench/turn.py` row 1 says how far the first text-delta is behind the upstream called directly; this splits that
+gap in two, on one clock (CLOCK_MONOTONIC is shared by every process on the machine, and here the client and the
+upstream are one process):
+  - to upstream: from the client sending `POST /api/chat` to the upstream receiving the model request (parse,
+    verification, slot, the ownership check on a database thread, the SDK's request);
+  - relay: from the upstream sending its first content delta (`--delay` after the request) to the client
+    reading it as a text-delta (conversion, the stream, Django's response and the server's send).
+The upstream is `bench/support/upstream.py`'s, in a thread of this process, recording each request's arrival.
+Titles are off (a title call would share the upstream). Each figure is printed with the machine's load.
+
+    .venv/bin/python bench/first_delta.py [--turns 40] [--pg]
+        [--database-url postgres://postgres@127.0.0.1:5432/bench_first_delta] [--cache-url redis://127.0.0.1:6379/13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.chat import Processes, prepare_database  # noqa: E402
+from bench.support.upstream import AsyncUpstream, delta_texts  # noqa: E402
+from bench.turn import service_env, start_service, ui_turn  # noqa: E402
+from chatauth.clerk.devissuer import DevIssuer  # noqa: E402
+
+
+class RecordingUpstream(AsyncUpstream):
+    """The bench upstream, noting when each streamed request arrived."""
+
+    def __init__(self, deltas: list[str], delay: float) -> None:
+        super().__init__(deltas, delay)
+        self.arrivals: list[float] = []
+
+    async def answer(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        if request.get("stream"):
+            self.arrivals.append(time.monotonic())
+        await super().answer(request, writer)
+
+
+def start_upstream_thread(upstream: RecordingUpstream) -> str:
+    ready: dict[str, int] = {}
+    started = threading.Event()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0, backlog=1024)
+        ready["port"] = server.sockets[0].getsockname()[1]
+        started.set()
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    if not started.wait(10):
+        raise RuntimeError("the upstream did not start")
+    return f"http://127.0.0.1:{ready['port']}"
+
+
+async def measure(url: str, token: str, upstream: RecordingUpstream, turns: int, delay: float) -> dict[str, float]:
+    rows: list[tuple[float, float, float]] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for i in range(turns + 5):  # the first five warm the pools
+            before = len(upstream.arrivals)
+            sent = time.monotonic()
+            turn = await ui_turn(client, url, token, f"bench_first_delta_{i}_{secrets.token_hex(3)}")
+            if turn.problems or len(upstream.arrivals) <= before:
+                raise RuntimeError(f"turn {i} failed: {turn.problems}")
+            to_upstream = upstream.arrivals[before] - sent
+            if i >= 5:
+                rows.append((to_upstream, turn.first_token - to_upstream - delay, turn.first_token))
+    return {
+        name: statistics.median(row[k] for row in rows) * 1000
+        for k, name in enumerate(("to upstream", "relay", "first text-delta"))
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL + Redis, resumable (default: SQLite)")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_first_delta")
+    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+    delay = 0.05
+    upstream = RecordingUpstream(delta_texts(20), delay)
+    upstream_url = start_upstream_thread(upstream)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-first-delta-"))
+    procs = Processes(workdir)
+    drop = None
+    try:
+        if args.pg:
+            database_url, drop = prepare_database(args.database_url, workdir)
+            env = service_env(workdir, database_url, args.cache_url, upstream_url, True)
+        else:
+            env = service_env(workdir, f"sqlite:///{workdir / 'bench.sqlite3'}", "locmemcache://", upstream_url, False)
+        name = "pg" if args.pg else "sqlite"
+        target = start_service(procs, name, {**env, "CHAT_MODEL_TITLES": "false"}, workdir)
+        token = DevIssuer(str(workdir / "dev_issuer_key.pem")).mint(f"user_bench_{secrets.token_hex(3)}", ttl=3600)
+        figures = asyncio.run(measure(target.url, token, upstream, args.turns, delay))
+        load = os.getloadavg()[0]
+        print(f"{name}: p50 of {args.turns} sequential new chats (upstream's first delta {delay * 1000:.0f} ms after")
+        print(f"the request; load {load:.2f})")
+        for label, value in figures.items():
+            print(f"   {label:17s} {value:7.2f} ms")
+    finally:
+        procs.stop_all()
+        if drop is not None:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
