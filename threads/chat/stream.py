@@ -27,6 +27,7 @@ from config import metrics
 from threads import services
 from threads.chat import stops, titles
 from threads.chat.attachments import turn_files
+from threads.chat.background import start_task
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
@@ -293,16 +294,6 @@ class Generation:
             return
         first_user = next((m for m in self.turn.history if m["role"] == "user"), None)
         titles.title_later(first_user, functools.partial(run_db, save_title, turn=self.turn))
-
-
-_running: set[asyncio.Task[Any]] = set()  # strong references: started generations are never garbage-collected
-
-
-def start_task(coroutine: Any) -> asyncio.Task[Any]:
-    task = asyncio.create_task(coroutine)
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return task
 
 
 def start_generation(generation: Generation, coroutine: Any) -> asyncio.Task[Any]:

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from threads.chat.background import start_task
 from threads.chat.conf import chat_settings
 from threads.chat.upstream import complete_text
 from threads.titles import clean_title, text_of, title_from_text
@@ -28,7 +29,6 @@ PROMPT_CHARS = 1000
 MAX_AT_ONCE = 8
 
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_pending: set[asyncio.Task[None]] = set()  # strong references: a started title is never garbage-collected
 
 
 async def generate_title(user_message: dict[str, Any] | None, reply: str = "") -> str:
@@ -65,6 +65,4 @@ async def _title(user_message: dict[str, Any] | None, save: Callable[..., Awaita
 def title_later(user_message: dict[str, Any] | None, save: Callable[..., Awaitable[Any]]) -> None:
     """Generate a title from `user_message` in the background and pass it to `save(title=...)`."""
     small = {"role": "user", "parts": [{"type": "text", "text": text_of(user_message)[:PROMPT_CHARS]}]}
-    task = asyncio.get_running_loop().create_task(_title(small, save))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    start_task(_title(small, save))

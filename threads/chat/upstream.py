@@ -21,6 +21,7 @@ from openai._constants import DEFAULT_CONNECTION_LIMITS
 from chatauth.caller import Workspace
 from config import metrics
 from threads.chat import attachments
+from threads.chat.background import start_task
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.protocol import Chunk
@@ -33,7 +34,6 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]] = (
     weakref.WeakKeyDictionary()
 )
-_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = weakref.WeakKeyDictionary()
 
 
 class UpstreamError(Exception):
@@ -63,7 +63,7 @@ def client() -> openai.AsyncOpenAI:
     per_loop = _clients.get(loop)
     if per_loop is None:
         per_loop = _clients[loop] = {}
-        _closers[loop] = loop.create_task(_close_at_loop_end(per_loop))
+        start_task(_close_at_loop_end(per_loop))
     if key not in per_loop:
         per_loop[key] = openai.AsyncOpenAI(
             api_key=key[0] or "not-set",

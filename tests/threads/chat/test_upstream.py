@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 from tests.support.openai_server import OpenAIServer, Reply
 from threads.chat import upstream
@@ -29,3 +31,13 @@ def test_each_loop_gets_its_own_model_client(chat_on: OpenAIServer) -> None:
         return upstream.client()
 
     assert asyncio.run(one()) is not asyncio.run(one())
+
+
+def test_a_finished_loop_is_not_kept_alive_by_its_model_client(chat_on: OpenAIServer) -> None:
+    async def use() -> weakref.ref[asyncio.AbstractEventLoop]:
+        upstream.client()
+        return weakref.ref(asyncio.get_running_loop())
+
+    loop = asyncio.run(use())
+    gc.collect()
+    assert loop() is None
