@@ -10,7 +10,10 @@ upstream are one process):
 The upstream is `bench/support/upstream.py`'s, in a thread of this process, recording each request's arrival.
 Titles are off (a title call would share the upstream). Each figure is printed with the machine's load.
 
-    .venv/bin/python bench/first_delta.py [--turns 40] [--pg]
+With `--b NAME=VALUE ...`, a twin B of the service with that environment runs beside it, turn for turn, and the
+differences are printed (the machine's noise is larger than most changes are worth between two runs).
+
+    .venv/bin/python bench/first_delta.py [--turns 40] [--pg] [--b NAME=VALUE ...]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_first_delta] [--cache-url redis://127.0.0.1:6379/13]
 """
 
@@ -34,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.chat import Processes, prepare_database  # noqa: E402
+from bench.compare import parse_assignments  # noqa: E402
 from bench.support.upstream import AsyncUpstream, delta_texts  # noqa: E402
 from bench.turn import service_env, start_service, ui_turn  # noqa: E402
 from chatauth.clerk.devissuer import DevIssuer  # noqa: E402
@@ -69,21 +73,28 @@ def start_upstream_thread(upstream: RecordingUpstream) -> str:
     return f"http://127.0.0.1:{ready['port']}"
 
 
-async def measure(url: str, token: str, upstream: RecordingUpstream, turns: int, delay: float) -> dict[str, float]:
-    rows: list[tuple[float, float, float]] = []
+async def measure(
+    urls: dict[str, str], token: str, upstream: RecordingUpstream, turns: int, delay: float
+) -> dict[str, dict[str, float]]:
+    """Each target's p50s; with two targets their turns alternate (A B A B ...), so both see the same machine."""
+    rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
     async with httpx.AsyncClient(timeout=30) as client:
         for i in range(turns + 5):  # the first five warm the pools
-            before = len(upstream.arrivals)
-            sent = time.monotonic()
-            turn = await ui_turn(client, url, token, f"bench_first_delta_{i}_{secrets.token_hex(3)}")
-            if turn.problems or len(upstream.arrivals) <= before:
-                raise RuntimeError(f"turn {i} failed: {turn.problems}")
-            to_upstream = upstream.arrivals[before] - sent
-            if i >= 5:
-                rows.append((to_upstream, turn.first_token - to_upstream - delay, turn.first_token))
+            for name, url in urls.items():
+                before = len(upstream.arrivals)
+                sent = time.monotonic()
+                turn = await ui_turn(client, url, token, f"bench_first_delta_{name}_{i}_{secrets.token_hex(3)}")
+                if turn.problems or len(upstream.arrivals) <= before:
+                    raise RuntimeError(f"{name}: turn {i} failed: {turn.problems}")
+                to_upstream = upstream.arrivals[before] - sent
+                if i >= 5:
+                    rows[name].append((to_upstream, turn.first_token - to_upstream - delay, turn.first_token))
     return {
-        name: statistics.median(row[k] for row in rows) * 1000
-        for k, name in enumerate(("to upstream", "relay", "first text-delta"))
+        name: {
+            label: statistics.median(row[k] for row in table) * 1000
+            for k, label in enumerate(("to upstream", "relay", "first text-delta"))
+        }
+        for name, table in rows.items()
     }
 
 
@@ -93,6 +104,9 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="PostgreSQL + Redis, resumable (default: SQLite)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_first_delta")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--b", action="append", default=[], metavar="NAME=VALUE", help="also run a twin B with this environment"
+    )
     args = parser.parse_args()
     delay = 0.05
     upstream = RecordingUpstream(delta_texts(20), delay)
@@ -106,15 +120,29 @@ def main() -> None:
             env = service_env(workdir, database_url, args.cache_url, upstream_url, True)
         else:
             env = service_env(workdir, f"sqlite:///{workdir / 'bench.sqlite3'}", "locmemcache://", upstream_url, False)
-        name = "pg" if args.pg else "sqlite"
-        target = start_service(procs, name, {**env, "CHAT_MODEL_TITLES": "false"}, workdir)
+        env["CHAT_MODEL_TITLES"] = "false"
+        mode = "pg" if args.pg else "sqlite"
+        twins = {mode: env}
+        if args.b:
+            changes = parse_assignments(args.b)
+            if not args.pg:
+                changes.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench-b.sqlite3'}")
+            twins = {f"{mode} A": env, f"{mode} B ({' '.join(args.b)})": {**env, **changes}}
+        urls = {}
+        for name, twin_env in twins.items():
+            urls[name] = start_service(procs, name.split()[1] if args.b else name, twin_env, workdir).url
         token = DevIssuer(str(workdir / "dev_issuer_key.pem")).mint(f"user_bench_{secrets.token_hex(3)}", ttl=3600)
-        figures = asyncio.run(measure(target.url, token, upstream, args.turns, delay))
+        figures = asyncio.run(measure(urls, token, upstream, args.turns, delay))
         load = os.getloadavg()[0]
-        print(f"{name}: p50 of {args.turns} sequential new chats (upstream's first delta {delay * 1000:.0f} ms after")
+        print(f"p50 of {args.turns} sequential new chats (upstream's first delta {delay * 1000:.0f} ms after")
         print(f"the request; load {load:.2f})")
-        for label, value in figures.items():
-            print(f"   {label:17s} {value:7.2f} ms")
+        for name, values in figures.items():
+            print(f"   {name}")
+            for label, value in values.items():
+                print(f"      {label:17s} {value:7.2f} ms")
+        if len(figures) == 2:
+            a, b = figures.values()
+            print("   B - A: " + ", ".join(f"{label} {b[label] - a[label]:+.2f} ms" for label in a))
     finally:
         procs.stop_all()
         if drop is not None:

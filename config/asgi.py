@@ -10,6 +10,7 @@ The handler is `config.handler.ASGIHandler` (Django's, with no thread per reques
 thread-sensitive sync work), set up as `django.core.asgi.get_asgi_application()` sets up Django's.
 """
 
+import gc
 import logging
 import os
 import threading
@@ -103,5 +104,21 @@ def warm_up() -> None:
     thread.join()
 
 
+def tune_gc() -> None:
+    """Freeze what start-up allocated (modules, settings, URL patterns, the warmed caches: never garbage) out of
+    every later collection, and collect less often (`GC_THRESHOLD`). Full collections walked every live object,
+    Django's included, each time: with hundreds of streams open they took 150 ms apiece, and collections in all
+    cost 2.5 ms of CPU per chat turn (issue 17). Reference counting still frees everything at once; only cycles
+    wait for a collection, and there are few of them."""
+    from django.conf import settings
+
+    if settings.GC_FREEZE:
+        gc.collect()
+        gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(settings.GC_THRESHOLD, middle, oldest)
+
+
 if os.environ.get("WARM_UP", "true").lower() not in {"0", "false", "no", "off"}:
     warm_up()
+tune_gc()

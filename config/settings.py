@@ -249,6 +249,15 @@ WEBAPP: dict = {}
 # /v1 file attachments (threads.files): ATTACHMENTS_* variables; the bytes go to STORAGES["attachments"].
 ATTACHMENTS: dict = {}
 
+# The worker's garbage collector (config/asgi.py): what start-up loaded is frozen out of every collection, and
+# a collection runs after GC_THRESHOLD net new container objects (CPython's default is 700). A chat stream keeps a
+# few hundred objects alive for its whole life, so with hundreds open the default collector ran every few
+# turns and each full collection walked all of them: 2.5 ms of CPU per turn in `bench/turn.py` (issue 17).
+GC_FREEZE: bool = env.bool("GC_FREEZE", default=True)
+GC_THRESHOLD: int = env.int("GC_THRESHOLD", default=50_000)
+if GC_THRESHOLD < 700:
+    raise ImproperlyConfigured("GC_THRESHOLD must be at least 700 (CPython's own default).")
+
 # Logs: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or plain text, each record
 # stamped with the request id (see config/logging.py). Headers, cookies and tokens are never logged.
 LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")

@@ -259,17 +259,13 @@ def message_append_first_turn(
     return user, assistant
 
 
-def message_finish(
-    *, workspace: Workspace, thread_id: str, message_id: str, content: Any, status: str, only_in_progress: bool
-) -> bool:
-    """Store how a reply ended (its content and status) in one UPDATE scoped to the workspace; with
-    `only_in_progress`, only if it is still in progress. False when nothing was stored (gone, or already ended)."""
-    if not (
-        _usable_key(thread_id, Thread._meta.get_field("id").max_length)
-        and _usable_key(message_id, Message._meta.get_field("message_id").max_length)
-    ):
+def message_finish(*, thread: Thread, message_id: str, content: Any, status: str, only_in_progress: bool) -> bool:
+    """Store how a reply of `thread` (fetched in the caller's workspace) ended, its content and status, in one
+    UPDATE of that thread's rows; with `only_in_progress`, only if it is still in progress. False when nothing was
+    stored (gone, or already ended)."""
+    if not _usable_key(message_id, Message._meta.get_field("message_id").max_length):
         return False
-    reply = Message.objects.for_workspace(workspace).filter(thread_id=thread_id, message_id=message_id)
+    reply = thread.messages.filter(message_id=message_id)
     if only_in_progress:
         reply = reply.filter(status="in_progress")
     changes: dict[str, Any] = {"content": content, "status": status, "updated_at": timezone.now()}

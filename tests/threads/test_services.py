@@ -49,35 +49,44 @@ def test_a_first_turn_is_two_inserts():
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "INSERT"]
 
 
-def test_finishing_a_reply_is_one_update():
+def _thread(workspace: Workspace, thread_id: str):
+    return services.thread_get(workspace=workspace, thread_id=thread_id)
+
+
+def test_finishing_a_reply_is_one_update_of_its_threads_rows():
     _first_turn(ALICE, "thr_finish")
+    thread = _thread(ALICE, "thr_finish")
     content = {"role": "assistant", "parts": [{"type": "text", "text": "hi"}]}
     with CaptureQueriesContext(connection) as queries:
         assert services.message_finish(
-            workspace=ALICE,
-            thread_id="thr_finish",
-            message_id="m_ai",
-            content=content,
-            status="complete",
-            only_in_progress=False,
+            thread=thread, message_id="m_ai", content=content, status="complete", only_in_progress=False
         )
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    [update] = [q["sql"] for q in queries.captured_queries]
+    assert update.startswith("UPDATE") and "JOIN" not in update and " IN (SELECT" not in update
     reply = _reply("thr_finish")
     assert (reply.status, reply.content) == ("complete", content)
 
 
-def test_another_workspace_cannot_finish_a_reply():
+def test_another_workspace_cannot_reach_a_reply_to_finish():
     _first_turn(ALICE, "thr_guarded")
-    finished = services.message_finish(
-        workspace=BOB, thread_id="thr_guarded", message_id="m_ai", content={}, status="complete", only_in_progress=False
+    with pytest.raises(services.NotFound):
+        _thread(BOB, "thr_guarded")  # the only way to a thread to finish a reply of
+    assert _reply("thr_guarded").status == "in_progress"
+
+
+def test_finishing_touches_only_the_named_threads_reply():
+    _first_turn(ALICE, "thr_one")
+    _first_turn(BOB, "thr_two")  # the same message ids, in another workspace's thread
+    assert services.message_finish(
+        thread=_thread(ALICE, "thr_one"), message_id="m_ai", content={}, status="complete", only_in_progress=False
     )
-    reply = _reply("thr_guarded")
-    assert not finished and reply.status == "in_progress"
+    other = services.message_get(thread=_thread(BOB, "thr_two"), message_id="m_ai")
+    assert other.status == "in_progress"
 
 
 def test_a_reply_already_ended_is_not_overwritten_when_only_in_progress_ones_may_be():
     _first_turn(ALICE, "thr_ended")
-    kwargs = {"workspace": ALICE, "thread_id": "thr_ended", "message_id": "m_ai"}
+    kwargs = {"thread": _thread(ALICE, "thr_ended"), "message_id": "m_ai"}
     assert services.message_finish(**kwargs, content={"parts": ["x"]}, status="stopped", only_in_progress=True)
     assert not services.message_finish(**kwargs, content={}, status="incomplete", only_in_progress=True)
     reply = _reply("thr_ended")
@@ -85,8 +94,9 @@ def test_a_reply_already_ended_is_not_overwritten_when_only_in_progress_ones_may
 
 
 def test_an_unusable_id_finishes_nothing():
+    _first_turn(ALICE, "thr_unusable")
     assert not services.message_finish(
-        workspace=ALICE, thread_id="thr\x00", message_id="m", content={}, status="complete", only_in_progress=False
+        thread=_thread(ALICE, "thr_unusable"), message_id="m\x00", content={}, status="complete", only_in_progress=False
     )
 
 

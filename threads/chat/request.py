@@ -28,11 +28,13 @@ from config.validation import (
 )
 from threads.chat.conf import chat_settings
 from threads.chat.openai_messages import openai_tools, to_openai_messages
+from threads.models import Thread
 
 # The OpenAI form lives in threads.chat.openai_messages; named here too, where the stream imports it from.
 __all__ = ["BadChatRequest", "ChatRequest", "NewFile", "openai_tools", "parse_chat_request", "to_openai_messages"]
 
 ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
+THREAD_ID_MAX = Thread._meta.get_field("id").max_length  # a longer chat id could never be stored
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 ROLES = ("system", "user", "assistant")
 TRIGGERS = ("submit-message", "regenerate-message")
@@ -82,10 +84,10 @@ class ChatRequest:
 # --- field types ------------------------------------------------------------------------------------------
 
 
-def _id_field(**kwargs: Any) -> StrictCharField:
+def _id_field(max_length: int = 128, **kwargs: Any) -> StrictCharField:
     return StrictCharField(
-        max_length=128,
-        validators=[RegexValidator(ID_RE, "Must be 1 to 128 letters, digits or _ - : . characters.")],
+        max_length=max_length,
+        validators=[RegexValidator(ID_RE, f"Must be 1 to {max_length} letters, digits or _ - : . characters.")],
         **kwargs,
     )
 
@@ -187,7 +189,7 @@ class CallSettingsSerializer(serializers.Serializer):
 class ChatBodySerializer(serializers.Serializer):
     """The fields of the body this service reads; any other field is read past (see the module docstring)."""
 
-    id = _id_field(error_messages={"required": "The chat (thread) id is required."})
+    id = _id_field(THREAD_ID_MAX, error_messages={"required": "The chat (thread) id is required."})
     messages = serializers.ListField(
         child=MessageSerializer(), required=False, error_messages={"not_a_list": "Must be a non-empty list."}
     )

@@ -4,7 +4,7 @@ Per thread, `chat:active:{thread}` names the running generation (the assistant m
 lease: the owning worker refreshes its TTL while the model runs, so a worker that dies lets it lapse.
 Every chunk is written once, already framed, to the Redis Stream `chat:log:{generation}`; readers
 replay it from the first entry and follow it live until `[DONE]`. The request that started the generation is
-its first reader, in the same process: it takes the frames from the owner as they are emitted (`LocalFeed`),
+its first reader, in the same process: it takes the frames from the owner as they are emitted (`FrameFeed`),
 in the order they are logged, instead of reading its own chunks back from Redis. A stop request is an entry
 of `chat:stop:{generation}`, which the owner follows, so it cancels the model call at once from any worker
 (it used to be an entry of the log, which woke the owner for every chunk it wrote). Waiting costs no Redis
@@ -30,9 +30,11 @@ from chatauth.caller import Workspace
 from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
+from threads.chat.feed import FrameFeed
 from threads.chat.logbus import LogWriter, lease_keeper, log_hub, redis_client, stream_id
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
-from threads.chat.stream import Generation, save_reply, start_generation
+from threads.chat.records import save_reply
+from threads.chat.stream import Generation, start_generation
 
 logger = logging.getLogger(__name__)
 
@@ -120,44 +122,7 @@ async def active_generation(thread_id: str) -> str | None:
     return value.decode() if value else None
 
 
-class LocalFeed:
-    """The frames of a generation, handed by its owner to the reader in this process that started it as soon
-    as the log holds them (never before: had this worker died, a reload would replay no less than was seen);
-    `[DONE]` only once the log has it too (and the thread is free)."""
-
-    def __init__(self) -> None:
-        self._frames: list[bytes] = []
-        self._event = asyncio.Event()
-        self._ended = False
-
-    def put(self, frames: list[bytes]) -> None:
-        self._frames.extend(frames)
-        self._event.set()
-
-    def end(self) -> None:
-        """`[DONE]`, once, however the generation ended (even if its task was cancelled before it ran)."""
-        if not self._ended:
-            self._ended = True
-            self.put([DONE])
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        while True:
-            if not self._frames:
-                self._event.clear()
-                try:
-                    async with asyncio.timeout(max(chat_settings.KEEPALIVE_SECONDS, 0.05)):
-                        await self._event.wait()
-                except TimeoutError:
-                    yield KEEPALIVE
-                continue
-            batch, self._frames = self._frames, []  # all that is ready, in one write (see ChatStream.events)
-            if DONE in batch:
-                yield b"".join(batch[: batch.index(DONE) + 1])
-                return
-            yield b"".join(batch)
-
-
-async def _owned_run(generation: Generation, feed: LocalFeed) -> None:
+async def _owned_run(generation: Generation, feed: FrameFeed) -> None:
     _owned_here.add(generation.turn.assistant_message_id)
     try:
         await _run_owned(generation, feed)
@@ -166,7 +131,7 @@ async def _owned_run(generation: Generation, feed: LocalFeed) -> None:
         feed.end()  # after the log's `[DONE]` (had logging it failed, readers of the log see the lease lapse)
 
 
-async def _run_owned(generation: Generation, feed: LocalFeed) -> None:
+async def _run_owned(generation: Generation, feed: FrameFeed) -> None:
     turn = generation.turn
     client = redis_client()
     log = log_key(turn.assistant_message_id)
@@ -224,10 +189,10 @@ async def _run_owned(generation: Generation, feed: LocalFeed) -> None:
             logger.exception("ending the generation's log failed; its lease will lapse")
 
 
-def start_owned_generation(generation: Generation) -> LocalFeed:
+def start_owned_generation(generation: Generation) -> FrameFeed:
     """Run the generation in the background: it outlives the request that started it. Its frames, for the
     response of that request, are in the feed returned."""
-    feed = LocalFeed()
+    feed = FrameFeed()
     start_generation(generation, _owned_run(generation, feed)).add_done_callback(lambda _: feed.end())
     return feed
 

@@ -1,8 +1,7 @@
-"""One chat turn: what is loaded before the response starts, and the stream that runs after.
+"""One chat turn's reply: the generation that runs once the turn is written (`threads.chat.records`).
 
-`prepare_turn` (sync, through `run_db`) resolves the thread in the caller's workspace and stores the user
-message and an in-progress assistant message. `ChatStream` gets everything it needs as plain values;
-its generator never looks at the request, and it saves the assistant message however the turn ends.
+`ChatStream` gets everything it needs as plain values (a `Turn`); its generator never looks at the request, and
+it saves the assistant message however the turn ends.
 
 A `Generation` is started as a task the moment it is made, holding the stream slot it was handed
 (`OwnedSlot`): it releases the slot however it ends, so the slot is released exactly once even when the
@@ -20,147 +19,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError
 
 from chatauth.caller import Workspace
 from config import metrics
-from threads import services
 from threads.chat import stops, titles
-from threads.chat.attachments import turn_files
 from threads.chat.background import start_task
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.devmodel import dev_model_chunks
+from threads.chat.feed import FrameFeed
 from threads.chat.limits import OwnedSlot
-from threads.chat.protocol import DONE, KEEPALIVE, Chunk, MessageAssembler, encode, error_chunk
+from threads.chat.protocol import Chunk, MessageAssembler, encode, error_chunk
+from threads.chat.records import Turn, save_assistant, save_title, stopped_by_client
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
-from threads.chat.turns import plan_turn
 from threads.chat.upstream import describe_failure, openai_chunks
-from threads.models import Message, Thread
 
 logger = logging.getLogger(__name__)
 
 FIRST_TOKEN_CHUNKS = frozenset({"text-delta", "reasoning-delta", "tool-input-start"})
-_END = object()
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What the database said before streaming: the thread, the messages of this turn, the model's context."""
-
-    thread_id: str
-    workspace: Workspace
-    user_message_id: str
-    assistant_message_id: str
-    needs_title: bool
-    history: tuple[dict[str, Any], ...] = ()  # from the stored branch (see threads.chat.turns)
-    continued_parts: tuple[dict[str, Any], ...] = ()  # a tool continuation streams into an existing reply
-
-    @property
-    def prompt(self) -> str:
-        """The text of the last user message of the context (what the development model and titles read)."""
-        user = next((m for m in reversed(self.history) if m["role"] == "user"), None)
-        return "".join(p.get("text", "") for p in (user or {}).get("parts", []) if p.get("type") == "text")
-
-
-def resolve_thread(*, workspace: Workspace, thread_id: str) -> tuple[Thread, bool]:
-    """The caller's thread, and whether it was created just now (a new one under that id if nobody has it);
-    `NotFound` if another workspace has it."""
-    try:
-        return services.thread_get(workspace=workspace, thread_id=thread_id), False
-    except services.NotFound:
-        pass
-    try:
-        return services.thread_create(workspace=workspace, thread_id=thread_id), True
-    except IntegrityError:
-        # Taken: by another workspace (404, telling nothing more), or by this one a moment ago (a second tab).
-        return services.thread_get(workspace=workspace, thread_id=thread_id), False
-
-
-def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Callable[[], None] | None = None) -> Turn:
-    """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
-    the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
-    with transaction.atomic():
-        thread, created = resolve_thread(workspace=workspace, thread_id=request.thread_id)
-        if on_thread is not None:
-            on_thread()
-        return _append_turn(thread=thread, workspace=workspace, request=request, new_thread=created)
-
-
-def append_turn(*, thread: Thread, workspace: Workspace, request: ChatRequest, **options: Any) -> Turn:
-    """Store the user message (idempotent) and an in-progress assistant message under it, both or neither.
-    `options`: `assistant_id`, and `new_thread` when the thread was created for this turn (it has no message)."""
-    with transaction.atomic():
-        return _append_turn(thread=thread, workspace=workspace, request=request, **options)
-
-
-def _append_turn(
-    *,
-    thread: Thread,
-    workspace: Workspace,
-    request: ChatRequest,
-    assistant_id: str | None = None,
-    new_thread: bool = False,
-) -> Turn:
-    with turn_files(thread=thread, workspace=workspace, request=request):  # the turn's new files, both or neither
-        plan = plan_turn(
-            thread=thread,
-            messages=request.messages,
-            assistant_id=assistant_id or Message.new_id(),
-            continue_head=request.only_last,
-            new_thread=new_thread,
-        )
-    return Turn(
-        thread_id=thread.id,
-        workspace=workspace,
-        user_message_id=plan.user_message_id,
-        assistant_message_id=plan.assistant_message_id,
-        needs_title=not thread.title,
-        history=plan.history,
-        continued_parts=plan.continued_parts,
-    )
-
-
-def save_reply(
-    *, workspace: Workspace, thread_id: str, message_id: str, content: dict[str, Any], status: str, if_in_progress: bool
-) -> bool:
-    """Store how a reply ended. With `if_in_progress`, only a reply still marked in progress (the reaper must
-    never overwrite what its owner saved). False when nothing was saved (or the thread was deleted meanwhile)."""
-    return services.message_finish(
-        workspace=workspace,
-        thread_id=thread_id,
-        message_id=message_id,
-        content=content,
-        status=status,
-        only_in_progress=if_in_progress,
-    )
-
-
-def save_assistant(*, turn: Turn, content: dict[str, Any], status: str) -> None:
-    if status == "stopped":  # as the client that stopped it has it, when that is a prefix of what was generated
-        content = stops.as_client_stopped(turn.assistant_message_id, content)
-    save_reply(
-        workspace=turn.workspace,
-        thread_id=turn.thread_id,
-        message_id=turn.assistant_message_id,
-        content=content,
-        status=status,
-        if_in_progress=False,
-    )
-
-
-def _stopped_by_client(*, turn: Turn) -> bool:
-    if not stops.stopped_by_client(turn.assistant_message_id):
-        return False
-    try:
-        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
-        return stops.mark_stopped(services.message_get(thread=thread, message_id=turn.assistant_message_id))
-    except services.NotFound:
-        return False
-
-
-def save_title(*, turn: Turn, title: str) -> None:
-    services.thread_title_if_untitled(workspace=turn.workspace, thread_id=turn.thread_id, title=title)
 
 
 @dataclass
@@ -268,13 +145,23 @@ class Generation:
             with contextlib.suppress(Exception):
                 await slot.release()
 
+    def _first_user_message(self) -> dict[str, Any] | None:
+        return next((m for m in self.turn.history if m["role"] == "user"), None)
+
+    def _titled_now(self) -> bool:
+        """A new thread whose first reply is complete, titled without the model: saved with the reply."""
+        return self.turn.needs_title and self.status == "complete" and not titles.asks_model()
+
     async def _save(self) -> None:
         # Saved as streamed: the metadata the client received (the status is the message's own column).
         content = self.assembler.message(self.assembler.metadata or None)
+        title = titles.heuristic_title(self._first_user_message()) if self._titled_now() else None
         try:
             for attempt in range(5):  # a database briefly locked (SQLite) or unreachable must not lose the reply
                 try:
-                    await asyncio.shield(run_db(save_assistant, turn=self.turn, content=content, status=self.status))
+                    await asyncio.shield(
+                        run_db(save_assistant, turn=self.turn, content=content, status=self.status, title=title)
+                    )
                     break
                 except OperationalError:
                     if attempt == 4:
@@ -282,18 +169,18 @@ class Generation:
                     await asyncio.sleep(0.1 * (attempt + 1))
             if self.cancelled and self.status == "incomplete":
                 # Its client left: if it left by stopping (it saved the reply since), the reply is stopped.
-                if await asyncio.shield(run_db(_stopped_by_client, turn=self.turn)):
+                if await asyncio.shield(run_db(stopped_by_client, turn=self.turn)):
                     self.status = "stopped"
         except Exception:
             logger.exception("saving the assistant message failed")
 
     def title_if_new(self) -> None:
-        """A new thread's title, once its first reply is complete: in the background (`titles.title_later`),
-        holding only the first user message, never the response, the generation or a slot."""
-        if not (self.turn.needs_title and self.status == "complete"):
+        """A new thread's title by the model, once its first reply is complete: in the background
+        (`titles.title_later`), holding only the first user message, never the response, the generation or a slot.
+        (Without the model, the title was saved with the reply.)"""
+        if not (self.turn.needs_title and self.status == "complete") or not titles.asks_model():
             return
-        first_user = next((m for m in self.turn.history if m["role"] == "user"), None)
-        titles.title_later(first_user, functools.partial(run_db, save_title, turn=self.turn))
+        titles.title_later(self._first_user_message(), functools.partial(run_db, save_title, turn=self.turn))
 
 
 def start_generation(generation: Generation, coroutine: Any) -> asyncio.Task[Any]:
@@ -322,7 +209,7 @@ class ChatStream:
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.feed = FrameFeed()
         self.producer = start_generation(generation, self._produce())
         self.loop = asyncio.get_running_loop()
         _streams_here[generation.turn.thread_id] = self
@@ -332,13 +219,16 @@ class ChatStream:
         if _streams_here.get(self.generation.turn.thread_id) is self:
             del _streams_here[self.generation.turn.thread_id]
 
+    async def _emit(self, chunk: Chunk) -> None:
+        self.feed.put([encode(chunk)])
+
     async def _produce(self) -> None:
         try:
-            await self.generation.run(self.queue.put)
+            await self.generation.run(self._emit)
             # Started once the reply is saved, just before `[DONE]`; the response closes without waiting for it.
             self.generation.title_if_new()
         finally:
-            self.queue.put_nowait(_END)
+            self.feed.end()
 
     async def stop(self) -> None:
         """Stop the model call; returns once the reply is saved as `stopped` (the response then ends)."""
@@ -347,25 +237,10 @@ class ChatStream:
         await asyncio.wait({self.producer})
 
     async def events(self) -> AsyncIterator[bytes]:
-        queue, producer = self.queue, self.producer
+        producer = self.producer
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(chat_settings.KEEPALIVE_SECONDS):
-                        items = [await queue.get()]
-                except TimeoutError:
-                    yield KEEPALIVE
-                    continue
-                # Every chunk that is ready goes in one write: under load chunks pile up between two sends, and
-                # each send (Django's response, the server's transport) costs more than the bytes do.
-                while not queue.empty():
-                    items.append(queue.get_nowait())
-                end = next((i for i, item in enumerate(items) if item is _END), len(items))
-                if end:
-                    yield b"".join(encode(item) for item in items[:end])
-                if end < len(items):
-                    break
-            yield DONE
+            async for frames in self.feed.frames():
+                yield frames
             await asyncio.wait({producer})  # its outcome is in the stream; a stopped producer ends cancelled
         finally:
             if not producer.done():

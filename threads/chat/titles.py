@@ -49,14 +49,24 @@ async def generate_title(user_message: dict[str, Any] | None, reply: str = "") -
     return clean_title(raw) or title_from_text(prompt)
 
 
+def asks_model() -> bool:
+    """Whether new threads are titled by the model (`CHAT_MODEL_TITLES`, with a real provider)."""
+    return bool(chat_settings.MODEL_TITLES) and not chat_settings.uses_dev_model
+
+
+def heuristic_title(user_message: dict[str, Any] | None) -> str:
+    """The title without the model: the start of the first message (`threads.titles`)."""
+    return title_from_text(text_of(user_message))
+
+
 async def _title(user_message: dict[str, Any] | None, save: Callable[..., Awaitable[Any]]) -> None:
     gate = _gates.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_AT_ONCE))
     try:
-        if chat_settings.MODEL_TITLES:
+        if asks_model():
             async with gate:
                 title = await generate_title(user_message)
         else:
-            title = title_from_text(text_of(user_message))
+            title = heuristic_title(user_message)
         await save(title=title)
     except Exception:
         logger.exception("saving a thread's title failed")

@@ -188,40 +188,48 @@ def _reasoning_delta(delta: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any] | None]:
-    """The JSON payloads of a chat-completions event stream; `None` for `[DONE]`.
+async def _sse_events(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any] | None]:
+    """The JSON payloads of a chat-completions event stream, read from its body's bytes; `None` for `[DONE]`.
 
     Parsed here as plain dicts rather than through the `openai` package's models: building a pydantic
-    object per token was the largest cost of a stream on the service's CPU.
+    object per token was the largest cost of a stream on the service's CPU. Lines are split here from the
+    bytes as they arrive (a chunk usually holds one whole event), rather than by the HTTP library's text and
+    line decoders, two more async iterator layers per line.
     """
-    data: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-            continue
-        if line or not data:
-            continue  # `event:`/`id:`/`:comment` lines, or a blank line with no data
-        payload, data = "\n".join(data), []
-        if payload == "[DONE]":
-            yield None
-            return
-        try:
-            event = json.loads(payload)
-        except ValueError as exc:
-            raise UpstreamError("The model provider sent a malformed stream.") from exc
-        if isinstance(event, dict) and event.get("error"):
-            raise UpstreamError("The model provider reported an error.")
-        if isinstance(event, dict):
-            yield event
+    pending = b""
+    data: list[bytes] = []
+    async for chunk in body:
+        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        pending = lines.pop()  # the unfinished last line (b"" when the chunk ended with a newline)
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.startswith(b"data:"):
+                data.append(line[5:].lstrip(b" "))
+                continue
+            if line or not data:
+                continue  # `event:`/`id:`/`:comment` lines, or a blank line with no data
+            payload, data = b"\n".join(data), []
+            if payload == b"[DONE]":
+                yield None
+                return
+            try:
+                event = json.loads(payload)
+            except ValueError as exc:
+                raise UpstreamError("The model provider sent a malformed stream.") from exc
+            if isinstance(event, dict) and event.get("error"):
+                raise UpstreamError("The model provider reported an error.")
+            if isinstance(event, dict):
+                yield event
 
 
-async def _drained(lines: AsyncIterator[str]) -> None:
+async def _drained(body: AsyncIterator[bytes]) -> None:
     """Read what follows `[DONE]` (normally just the end of the body), briefly: a response read to its end gives
     its connection back to the client's pool, where closing it early threw the connection away, so every turn
     opened a new one (a TCP and, with a real provider, a TLS handshake per turn)."""
     with contextlib.suppress(Exception):
         async with asyncio.timeout(DRAIN_SECONDS):
-            async for _ in lines:
+            async for _ in body:
                 pass
 
 
@@ -275,11 +283,11 @@ async def openai_chunks(
     try:
         yield {"type": "start-step"}
         done = False
-        lines = response.aiter_lines()
-        async for event in _sse_events(lines):
+        body = response.aiter_bytes()
+        async for event in _sse_events(body):
             if event is None:
                 done = True
-                await _drained(lines)
+                await _drained(body)
                 break
             if isinstance(event.get("usage"), dict):
                 usage = event["usage"]

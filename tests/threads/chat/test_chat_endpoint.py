@@ -162,17 +162,22 @@ def test_a_streamed_replys_connection_to_the_model_is_kept_for_later_calls(chat_
     assert later and first_stream["peer"] in {request["peer"] for request in later}
 
 
-def test_with_model_titles_off_a_new_thread_is_titled_from_its_first_message_without_a_model_call(
+def test_with_model_titles_off_a_new_thread_is_titled_with_its_first_reply_without_a_model_call(
     settings, chat_on, post_chat
 ):
+    """The heuristic title is saved in the reply's own trip to the database, before `[DONE]`: no wait for it."""
     settings.CHAT = {**settings.CHAT, "MODEL_TITLES": False}
     post_chat(chat_body("thread_plain_title", user_message("Plan a trip to Lisbon in May")))
-    thread = Thread.objects.for_workspace(Workspace("user_chat"))
-    deadline = time.monotonic() + 20
-    while thread.get(id="thread_plain_title").title is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert thread.get(id="thread_plain_title").title == "Plan a trip to Lisbon in May"
+    thread = Thread.objects.for_workspace(Workspace("user_chat")).get(id="thread_plain_title")
+    assert thread.title == "Plan a trip to Lisbon in May"
     assert [r["body"]["stream"] for r in chat_on.requests] == [True]  # the reply's call only
+
+
+def test_with_model_titles_off_a_failed_first_reply_leaves_the_thread_untitled(settings, chat_on, post_chat):
+    settings.CHAT = {**settings.CHAT, "MODEL_TITLES": False}
+    chat_on.script(Reply(status=500))
+    post_chat(chat_body("thread_plain_failed", user_message("Plan a trip to Lisbon in May")))
+    assert Thread.objects.for_workspace(Workspace("user_chat")).get(id="thread_plain_failed").title is None
 
 
 def test_another_workspaces_thread_is_404_and_the_model_is_never_called(chat_on, post_chat):

@@ -14,8 +14,8 @@ from chatauth.caller import Workspace
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
+from threads.chat.records import prepare_turn
 from threads.chat.request import parse_chat_request
-from threads.chat.stream import prepare_turn
 from threads.chat.turns import FORMAT
 from threads.models import Thread
 
@@ -140,6 +140,29 @@ def test_a_new_chats_turn_is_written_in_one_transaction_of_a_few_statements():
         turn = prepare_turn(workspace=Workspace("user_few"), request=request)
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     assert turn.user_message_id == "msg_user_1"
-    assert statements.count("SELECT") == 1  # is the id free? (another workspace's thread is a 404)
+    assert "SELECT" not in statements  # a new chat's id is claimed by inserting it (a taken id: see below)
     assert statements.count("INSERT") == 3  # thread, user message, reply
     assert "UPDATE" not in statements
+
+
+def test_a_first_message_for_a_thread_of_another_workspace_is_not_found_and_writes_nothing():
+    """The insert that claims a new chat's id fails on a taken id; the lookup after it is scoped, so another
+    workspace's thread is a 404 and the turn stores nothing in it."""
+    owner, intruder = Workspace("user_owner"), Workspace("user_intruder")
+    prepare_turn(workspace=owner, request=parse_chat_request(json.dumps(chat_body("thread_taken")).encode()))
+    request = parse_chat_request(json.dumps(chat_body("thread_taken", user_message("mine now"))).encode())
+    with pytest.raises(services.NotFound):
+        prepare_turn(workspace=intruder, request=request)
+    thread = services.thread_get(workspace=owner, thread_id="thread_taken")
+    assert thread.messages.count() == 2 and thread.workspace_key == owner.key
+
+
+def test_a_first_message_sent_again_to_its_own_thread_is_answered_again():
+    """The same new-chat body twice (a retry, a second tab): the second insert finds the id taken by this workspace,
+    and the turn is a regeneration under the stored message."""
+    workspace = Workspace("user_again")
+    body = json.dumps(chat_body("thread_again")).encode()
+    first = prepare_turn(workspace=workspace, request=parse_chat_request(body))
+    second = prepare_turn(workspace=workspace, request=parse_chat_request(body))
+    assert second.user_message_id == first.user_message_id
+    assert second.assistant_message_id != first.assistant_message_id

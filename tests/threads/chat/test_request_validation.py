@@ -37,6 +37,7 @@ def test_fields_the_transports_add_are_read_past(settings: Any) -> None:
         ({"callSettings": {"seed": False}}, "callSettings.seed: A valid integer is required."),
         ({"system": 12}, "system: Must be a string."),
         ({"messageId": "bad id!"}, "messageId: Must be 1 to 128 letters, digits or _ - : . characters."),
+        ({"id": "t" * 65}, "id: Ensure this field has no more than 64 characters."),  # a thread id's column
         ({"tools": {"t": {"parameters": []}}}, "tools.t.parameters: Expected a JSON object."),
         ({"messages": ["x"]}, "messages[0]: Each message must be an object."),
     ],

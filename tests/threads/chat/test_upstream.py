@@ -6,6 +6,8 @@ import asyncio
 import gc
 import weakref
 
+import pytest
+
 from tests.support.openai_server import OpenAIServer, Reply
 from threads.chat import upstream
 
@@ -41,3 +43,41 @@ def test_a_finished_loop_is_not_kept_alive_by_its_model_client(chat_on: OpenAISe
     loop = asyncio.run(use())
     gc.collect()
     assert loop() is None
+
+
+def _events(*chunks: bytes) -> list[object]:
+    async def body():
+        for chunk in chunks:
+            yield chunk
+
+    async def read() -> list[object]:
+        return [event async for event in upstream._sse_events(body())]
+
+    return asyncio.run(read())
+
+
+STREAM = (
+    b'data: {"choices": [{"delta": {"content": "Hel"}}]}\n\n'
+    b": a comment\n"
+    b'event: message\r\ndata: {"choices": [{"delta": {"content": "lo \xc3\xa9"}}]}\r\n\r\n'
+    b"data: [DONE]\n\n"
+)
+EVENTS = [{"choices": [{"delta": {"content": "Hel"}}]}, {"choices": [{"delta": {"content": "lo é"}}]}, None]
+
+
+def test_the_event_stream_reads_the_same_however_its_bytes_are_split() -> None:
+    """Events, comments, CRLF lines and a two-byte character, cut at every byte (a proxy may re-chunk anything)."""
+    assert _events(STREAM) == EVENTS
+    for cut in range(1, len(STREAM)):
+        assert _events(STREAM[:cut], STREAM[cut:]) == EVENTS, cut
+    assert _events(*(STREAM[i : i + 1] for i in range(len(STREAM)))) == EVENTS
+
+
+def test_an_event_split_over_several_data_lines_is_joined() -> None:
+    assert _events(b'data: {"choices":\ndata: []}\n\ndata: [DONE]\n\n') == [{"choices": []}, None]
+
+
+def test_a_malformed_event_is_an_upstream_error_naming_no_internals() -> None:
+    with pytest.raises(upstream.UpstreamError) as caught:
+        _events(b"data: {not json\n\n")
+    assert caught.value.public_message == "The model provider sent a malformed stream."
