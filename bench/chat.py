@@ -85,11 +85,13 @@ class Processes:
         self.workdir = workdir
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("wb")  # a file, not a pipe: a full pipe would stall the child
         out = subprocess.PIPE if name.startswith("upstream") else log
         child = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=out, stderr=log, preexec_fn=_die_with_parent, start_new_session=True
+            argv, cwd=cwd, env=env, stdout=out, stderr=log, preexec_fn=_die_with_parent, start_new_session=True
         )
         self.children.append(child)
         return child

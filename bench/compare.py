@@ -1,13 +1,14 @@
-"""Two twins of the service that differ only in their environment, measured against each other in one run.
+"""Two twins of the service, measured against each other in one run: A as configured, B with extra environment
+(`--b NAME=VALUE ...`) and/or from another checkout (`--b-root DIR`, e.g. a `git worktree` of the previous commit).
 
 `bench/turn.py` compares the service with its anchors; on a shared 2-core machine one burst's CPU per turn moves by
-20% or more from one minute to the next, more than most single changes are worth. This starts twin A (the service
-as configured) and twin B (the same plus `--b NAME=VALUE ...`), and runs their bursts alternately, A B A B ...,
-so both see the same machine: CPU per turn, wall time and errors per burst, and B's median as a ratio of A's.
-Titles are off unless `--titles` (the title call is the model's work, not the service's).
+20% or more from one minute to the next, more than most single changes are worth. So the twins' bursts alternate,
+A B B A A B ..., and both see the same machine: CPU per turn, wall time and errors per burst, and B's median as a
+ratio of A's. Titles are off unless `--titles` (the title call is the model's work, not the service's).
 
     .venv/bin/python bench/compare.py --b GC_THRESHOLD=700 --b GC_FREEZE=false [--concurrency 500] [--rounds 4]
-        [--pg] [--database-url postgres://postgres@127.0.0.1:5432/bench_compare] [--cache-url redis://127.0.0.1:6379/14]
+        [--b-root DIR] [--pg] [--database-url postgres://postgres@127.0.0.1:5432/bench_compare]
+        [--cache-url redis://127.0.0.1:6379/14]
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> None:
     try:
         twins = {
             "A": start_service(procs, "A", base, workdir),
-            "B": start_service(procs, "B", {**base, **changes}, workdir),
+            "B": start_service(procs, "B", {**base, **changes}, workdir, Path(args.b_root or ROOT)),
         }
         issuer = DevIssuer(str(workdir / "dev_issuer_key.pem"))
         tokens = [issuer.mint(f"user_compare_{i}", ttl=3600) for i in range(args.concurrency)]
         mode = "PostgreSQL + Redis, resumable" if args.pg else "SQLite"
-        print(f"A: the service ({mode}); B: A plus {' '.join(args.b)}; {args.concurrency} new chats per burst")
+        b_is = f"the checkout in {args.b_root}" if args.b_root else "A"
+        extra = " ".join(args.b) or "nothing"
+        print(f"A: the service ({mode}); B: {b_is} plus {extra}; {args.concurrency} new chats per burst")
 
         async def bursts() -> dict[str, list[float]]:
             cpu: dict[str, list[float]] = {"A": [], "B": []}
@@ -100,6 +103,7 @@ def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--b", action="append", default=[], metavar="NAME=VALUE", help="twin B's extra environment")
+    parser.add_argument("--b-root", metavar="DIR", help="run twin B from this checkout (e.g. a `git worktree` of main)")
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--titles", action="store_true", help="leave model titles on")

@@ -80,10 +80,10 @@ async def measure(
     rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
     async with httpx.AsyncClient(timeout=30) as client:
         for i in range(turns + 5):  # the first five warm the pools
-            for name, url in urls.items():
+            for index, (name, url) in enumerate(urls.items()):
                 before = len(upstream.arrivals)
                 sent = time.monotonic()
-                turn = await ui_turn(client, url, token, f"bench_first_delta_{name}_{i}_{secrets.token_hex(3)}")
+                turn = await ui_turn(client, url, token, f"bench_first_delta_{index}_{i}_{secrets.token_hex(3)}")
                 if turn.problems or len(upstream.arrivals) <= before:
                     raise RuntimeError(f"{name}: turn {i} failed: {turn.problems}")
                 to_upstream = upstream.arrivals[before] - sent

@@ -177,11 +177,12 @@ def service_env(workdir: Path, database_url: str, cache_url: str, upstream: str,
     }
 
 
-def start_service(procs: Processes, name: str, env: dict[str, str], workdir: Path) -> Target:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=180)
+def start_service(procs: Processes, name: str, env: dict[str, str], workdir: Path, root: Path = ROOT) -> Target:
+    """The service from `root` (this checkout, or another one to compare with) in one uvicorn worker."""
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True, timeout=180)
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    child = procs.start(name, [*argv, "--log-level", "warning", "--no-access-log", "--backlog", "4096"], env=env)
+    child = procs.start(name, [*argv, "--log-level", "warning", "--no-access-log", "--backlog", "4096"], env, root)
     url = f"http://127.0.0.1:{port}"
     wait_up(f"{url}/healthz", child, workdir / f"{name}.log")
     return Target(name, url, child.pid)

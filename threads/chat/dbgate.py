@@ -166,6 +166,11 @@ def thread_count() -> int:
     return max(1, int(chat_settings.DB_CONCURRENCY))
 
 
+def calls_waiting() -> bool:
+    """Whether database calls are queued for a free thread (a burst): a thread should not idle then."""
+    return _threads is not None and bool(_threads.backlog)
+
+
 def _database_threads() -> _DatabaseThreads:
     global _threads
     size = thread_count()

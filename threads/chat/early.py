@@ -18,6 +18,13 @@ Once the turn is written, the stored context is compared with the one the call w
 chat-completions messages both would send); on any difference the early call is cancelled and the generation
 calls the model as usual, with the stored context.
 
+Once the call is started, the turn's messages are written only after the model has answered the request's
+headers (or `SEND_WAIT_SECONDS` have passed), unless other database work is queued: the writes' ORM work ran
+on the database thread while the event loop built and sent the model request, and the two took turns with the
+interpreter, which put a millisecond or more of the writes in front of the model's first token
+(`bench/first_delta.py --b`). The model takes far longer than the writes to send its first token, so the reply
+waits for neither.
+
 The user message is stored before the reply is acknowledged: the response (its status and first byte) is
 only returned after the turn's transaction has committed, and a failed write cancels the early call, so a
 client never sees a reply to a message the service did not store.
@@ -27,13 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from threads.chat.conf import chat_settings
+from threads.chat.dbgate import calls_waiting
 from threads.chat.protocol import Chunk
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
 from threads.chat.upstream import openai_chunks
+
+SEND_WAIT_SECONDS = 0.005  # the longest the turn's writes wait for the model request to be answered
 
 
 def _context(messages: Any, request: ChatRequest) -> list[dict[str, Any]]:
@@ -51,10 +62,12 @@ class EarlyCall:
         self.first: asyncio.Task[Chunk] | None = None
         self.taken = False
         self.cancelled = False
+        self.answered = threading.Event()  # the model answered the request (or the call ended or never started)
 
     def start(self) -> None:
         """Send the request now (on the event loop), unless the turn was refused meanwhile."""
         if self.first is not None or self.cancelled:
+            self.answered.set()
             return
         self.chunks = openai_chunks(
             messages=self.context, tools=openai_tools(self.request), call_settings=self.request.call_settings
@@ -63,8 +76,16 @@ class EarlyCall:
         self.first.add_done_callback(self._ended)
 
     def start_soon(self) -> None:
-        """`start`, from the database thread that has just resolved the thread as the caller's."""
+        """`start`, from the database thread that has just resolved the thread as the caller's; then wait for
+        the model's answer before the turn's writes go on (see the module docstring), unless others wait."""
         self.loop.call_soon_threadsafe(self.start)
+        if not calls_waiting():
+            self.answered.wait(SEND_WAIT_SECONDS)
+
+    async def until_answered(self) -> None:
+        """The same wait, on the event loop (resumable mode writes the turn after claiming the thread)."""
+        if self.first is not None and not calls_waiting():
+            await asyncio.wait({self.first}, timeout=SEND_WAIT_SECONDS)
 
     @classmethod
     def begin(cls, request: ChatRequest) -> EarlyCall | None:
@@ -102,6 +123,7 @@ class EarlyCall:
             self.first.cancel()
 
     def _ended(self, task: asyncio.Task[Chunk]) -> None:
+        self.answered.set()
         if task.cancelled():
             # The generator was stopped mid-step (or never started): close it, so its HTTP response is released.
             asyncio.get_running_loop().create_task(self._close())

@@ -151,6 +151,8 @@ async def _start_resumable(
         )
     try:
         with resumable.holding_lease(thread.id):  # a burst may queue this for longer than a lease lasts
+            if early is not None:
+                await early.until_answered()
             turn = await run_db(
                 append_turn,
                 thread=thread,
