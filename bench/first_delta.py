@@ -10,10 +10,11 @@ upstream are one process):
 The upstream is `bench/support/upstream.py`'s, in a thread of this process, recording each request's arrival.
 Titles are off (a title call would share the upstream). Each figure is printed with the machine's load.
 
-With `--b NAME=VALUE ...`, a twin B of the service with that environment runs beside it, turn for turn, and the
-differences are printed (the machine's noise is larger than most changes are worth between two runs).
+With `--b NAME=VALUE ...` and/or `--b-root DIR` (another checkout, e.g. a `git worktree` of an earlier commit), a
+twin B of the service runs beside it, turn for turn, and the differences are printed (the machine's noise is
+larger than most changes are worth between two runs).
 
-    .venv/bin/python bench/first_delta.py [--turns 40] [--pg] [--b NAME=VALUE ...]
+    .venv/bin/python bench/first_delta.py [--turns 40] [--pg] [--b NAME=VALUE ...] [--b-root DIR]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_first_delta] [--cache-url redis://127.0.0.1:6379/13]
 """
 
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument(
         "--b", action="append", default=[], metavar="NAME=VALUE", help="also run a twin B with this environment"
     )
+    parser.add_argument("--b-root", metavar="DIR", help="also run a twin B from this checkout (e.g. a git worktree)")
     args = parser.parse_args()
     delay = 0.05
     upstream = RecordingUpstream(delta_texts(20), delay)
@@ -123,14 +125,18 @@ def main() -> None:
         env["CHAT_MODEL_TITLES"] = "false"
         mode = "pg" if args.pg else "sqlite"
         twins = {mode: env}
-        if args.b:
+        roots = {mode: ROOT}
+        if args.b or args.b_root:
             changes = parse_assignments(args.b)
             if not args.pg:
                 changes.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench-b.sqlite3'}")
-            twins = {f"{mode} A": env, f"{mode} B ({' '.join(args.b)})": {**env, **changes}}
+            b_name = f"{mode} B ({' '.join([*args.b, *([args.b_root] if args.b_root else [])])})"
+            twins = {f"{mode} A": env, b_name: {**env, **changes}}
+            roots = {f"{mode} A": ROOT, b_name: Path(args.b_root or ROOT)}
         urls = {}
         for name, twin_env in twins.items():
-            urls[name] = start_service(procs, name.split()[1] if args.b else name, twin_env, workdir).url
+            label = name.split()[1] if len(twins) == 2 else name
+            urls[name] = start_service(procs, label, twin_env, workdir, roots[name]).url
         token = DevIssuer(str(workdir / "dev_issuer_key.pem")).mint(f"user_bench_{secrets.token_hex(3)}", ttl=3600)
         figures = asyncio.run(measure(urls, token, upstream, args.turns, delay))
         load = os.getloadavg()[0]

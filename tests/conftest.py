@@ -33,6 +33,16 @@ _in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's test database, with the chat's database threads stopped before it is dropped: they keep
+    their connections between calls (`CHAT_DB_KEEP_SECONDS`), and PostgreSQL refuses to drop a database in use."""
+    yield
+    from threads.chat import dbgate
+
+    dbgate.shutdown()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from django.conf import settings
 

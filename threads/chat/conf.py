@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONCURRENT_STREAMS": 3,
     "MAX_STREAM_READERS": 10,
     "DB_CONCURRENCY": 16,
+    # How long an idle chat database thread keeps its connection (within DB_CONCURRENCY per worker either way).
+    "DB_KEEP_SECONDS": 60.0,
     # Resumable generations need Redis: on by default when the shared cache is Redis.
     "RESUMABLE": Setting(lambda: bool(_redis_cache_location()), cast=bool),
     "REDIS_URL": Setting(_redis_cache_location),

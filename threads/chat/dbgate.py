@@ -8,9 +8,11 @@ took all of PostgreSQL's connections, and every other request answered 503).
 So chat database work runs on this process's own `CHAT_DB_CONCURRENCY` threads, never in a request's
 thread: a stream holds no connection, whatever it looked up before streaming, and a process holds at most
 `CHAT_DB_CONCURRENCY` connections whatever the load. A burst of new chats queues (chat database work is a
-few short queries) instead of failing. A database thread keeps its connection while more work is queued
-(a burst does not pay a new connection, and a new server process, per call) and closes it as soon as the
-queue has been empty for `KEEP_SECONDS`: an idle worker holds no connection either.
+few short queries) instead of failing. An idle database thread keeps its connection for `CHAT_DB_KEEP_SECONDS`
+(60): a user's next turn, a minute later, does not pay a new connection (and a new server process) in front of
+the model call (4-8 ms on PostgreSQL here, the largest part of a quiet worker's time to first text-delta when it
+closed after 50 ms). A connection that sat idle for more than `CHECK_AFTER_SECONDS` is checked before it is used
+(one `SELECT 1`): one the server dropped meanwhile (a restart, an idle timeout) is replaced, not failed on.
 
 On SQLite there is one database thread whatever the setting: SQLite has one writer at a time, and 16 threads
 racing for its lock spent most of a burst waiting in `BEGIN` (and a turn that waited past the busy timeout
@@ -24,6 +26,7 @@ import collections
 import contextvars
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,7 +38,7 @@ from threads.chat.conf import chat_settings
 
 T = TypeVar("T")
 
-KEEP_SECONDS = 0.05  # how long a database thread keeps its connection once no call is queued
+CHECK_AFTER_SECONDS = 1.0  # idle longer than this, a kept connection is checked before its next call
 
 
 def release_connections() -> None:
@@ -48,6 +51,13 @@ def release_connections() -> None:
 def _drop_broken_connections() -> None:
     for connection in connections.all(initialized_only=True):
         if connection.errors_occurred and not connection.is_usable():
+            connection.close()
+
+
+def _drop_dead_connections() -> None:
+    """After a long idle: close the connections the server no longer answers on (the next query reconnects)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
             connection.close()
 
 
@@ -101,10 +111,13 @@ class _DatabaseThreads:
         self.backlog: collections.deque[_Call] = collections.deque()
         self.idle: list[queue.SimpleQueue[_Call | None]] = []  # inboxes of idle threads; the last to idle on top
         self.inboxes: list[queue.SimpleQueue[_Call | None]] = []
+        self.threads: list[threading.Thread] = []
         for index in range(size):
             inbox: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
             self.inboxes.append(inbox)
-            threading.Thread(target=self._work, args=(inbox,), name=f"chat-db-{index}", daemon=True).start()
+            thread = threading.Thread(target=self._work, args=(inbox,), name=f"chat-db-{index}", daemon=True)
+            self.threads.append(thread)
+            thread.start()
 
     def submit(self, call: _Call) -> None:
         with self.lock:
@@ -124,25 +137,30 @@ class _DatabaseThreads:
 
     def _work(self, inbox: queue.SimpleQueue[_Call | None]) -> None:
         holding = False
+        idle_since = time.monotonic()
         call = self._next(inbox)  # None: registered as idle, the next call comes through the inbox
         while True:
             if call is None:
                 while True:
                     try:
-                        call = inbox.get(timeout=KEEP_SECONDS) if holding else inbox.get()
+                        keep = max(0.0, float(chat_settings.DB_KEEP_SECONDS))
+                        call = inbox.get(timeout=keep) if holding else inbox.get()
                         break
-                    except queue.Empty:  # idle for KEEP_SECONDS: give the connection back, stay idle
+                    except queue.Empty:  # idle for DB_KEEP_SECONDS: give the connection back, stay idle
                         release_connections()
                         holding = False
                 if call is None:  # stopped
                     release_connections()
                     return
+            if holding and time.monotonic() - idle_since > CHECK_AFTER_SECONDS:
+                _drop_dead_connections()
             settle = None
             try:
                 settle = call.run()
             finally:
                 _drop_broken_connections()
                 holding = True
+                idle_since = time.monotonic()
                 # Idle (or onto the backlog's next call) before the caller hears back: its next call, a moment
                 # later, finds this thread on top of the stack, with its connection.
                 finished, call = call, self._next(inbox)
@@ -164,6 +182,18 @@ def thread_count() -> int:
     if connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
         return 1
     return max(1, int(chat_settings.DB_CONCURRENCY))
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Stop the database threads once their queued calls are done, closing their connections (a test session's
+    end, before its database is dropped); the next `run_db` starts new ones."""
+    global _threads
+    with _lock:
+        threads, _threads = _threads, None
+    if threads is not None:
+        threads.stop()
+        for thread in threads.threads:
+            thread.join(timeout)
 
 
 def calls_waiting() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -30,3 +31,58 @@ def test_successive_database_calls_run_on_the_thread_that_idled_last():
 def test_sqlite_has_one_database_thread_and_postgresql_the_setting(settings):
     settings.CHAT = {**settings.CHAT, "DB_CONCURRENCY": 7}
     assert dbgate.thread_count() == (1 if connection.vendor == "sqlite" else 7)
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL backends")
+
+
+@postgresql_only
+def test_an_idle_database_thread_keeps_its_connection_for_the_next_turn(settings):
+    """A user's next turn, a while later, reuses the connection: no new server process before the model call."""
+    settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 30.0}
+
+    async def two_calls_apart() -> tuple[int, int]:
+        first = await dbgate.run_db(_backend_pid)
+        await asyncio.sleep(1.2)  # past CHECK_AFTER_SECONDS: checked with one SELECT 1, then used
+        return first, await dbgate.run_db(_backend_pid)
+
+    first, second = asyncio.run(two_calls_apart())
+    assert first == second
+
+
+@postgresql_only
+def test_a_kept_connection_the_server_dropped_is_replaced_not_failed_on(settings):
+    settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 30.0}
+
+    async def call() -> int:
+        return await dbgate.run_db(_backend_pid)
+
+    first = asyncio.run(call())
+    with connection.cursor() as cursor:  # the test's own connection ends the chat thread's backend
+        cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+    time.sleep(1.2)  # past CHECK_AFTER_SECONDS: the kept connection is checked before it is used
+    assert asyncio.run(call()) != first
+
+
+@postgresql_only
+def test_with_no_keep_an_idle_thread_gives_its_connection_back(settings):
+    settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 0.0}
+
+    async def call() -> int:
+        return await dbgate.run_db(_backend_pid)
+
+    pid = asyncio.run(call())
+    with connection.cursor() as cursor:
+        for _ in range(100):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone()[0] == 0:
+                break
+            threading.Event().wait(0.02)
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        assert cursor.fetchone()[0] == 0

@@ -14,6 +14,7 @@ from chatauth.caller import Workspace
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
+from threads.chat import dbgate
 from threads.chat.records import prepare_turn
 from threads.chat.request import parse_chat_request
 from threads.chat.turns import FORMAT
@@ -90,21 +91,57 @@ def _other_backends() -> int:
         return cursor.fetchone()[0]
 
 
+def _backends_seen_from_a_new_connection() -> int:
+    """`_other_backends`, from a connection of its own (closed after; such counters do not count each other), for
+    a measurement taken off the main thread."""
+    raw = connection.get_new_connection({**connection.get_connection_params(), "application_name": "counter"})
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name <> 'counter' AND pid <> %s",
+                [_main_pid],
+            )
+            return cursor.fetchone()[0]
+    finally:
+        raw.close()
+
+
+_main_pid = 0
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
-def test_an_open_stream_holds_no_database_connection(chat_on, live_server_url, make_token):
-    chat_on.script(Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05))
+def test_open_streams_hold_no_database_connection(settings, chat_on, live_server_url, make_token):
+    """Four replies streaming at once, on a worker with one database thread: one connection at most (the thread's,
+    kept for the next call), whatever the number of open streams."""
+    settings.CHAT = {**settings.CHAT, "DB_CONCURRENCY": 1}
+    chat_on.script(*[Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05) for _ in range(4)])
+    dbgate.shutdown()  # no connection kept from earlier tests
     before = _other_backends()
-    headers = {"Authorization": f"Bearer {make_token('user_p')}"}
-    with httpx.stream(
-        "POST", f"{live_server_url}/api/chat", json=chat_body("thread_conn"), headers=headers, timeout=30
-    ) as response:
-        deltas = 0
-        for line in response.iter_lines():
-            deltas += line.startswith('data: {"type":"text-delta"')
-            if deltas == 5:
-                assert _other_backends() <= before
-            if deltas == 6:
-                break
+    global _main_pid
+    with connection.cursor() as cursor:  # the test's own connection is not counted
+        cursor.execute("SELECT pg_backend_pid()")
+        _main_pid = cursor.fetchone()[0]
+
+    async def stream(client: httpx.AsyncClient, i: int) -> int:
+        headers = {"Authorization": f"Bearer {make_token(f'user_p{i}')}"}
+        body = chat_body(f"thread_conn_{i}", user_message("hi", f"u_conn_{i}"))
+        peak = 0
+        async with client.stream("POST", f"{live_server_url}/api/chat", json=body, headers=headers) as response:
+            deltas = 0
+            async for line in response.aiter_lines():
+                deltas += line.startswith('data: {"type":"text-delta"')
+                if deltas == 5:
+                    peak = await asyncio.to_thread(_backends_seen_from_a_new_connection)
+                if deltas == 6:
+                    break
+        return peak
+
+    async def streams() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(*(stream(client, i) for i in range(4)))
+
+    assert max(asyncio.run(streams())) <= before + 1
 
 
 def test_a_burst_wider_than_the_database_concurrency_all_succeeds(settings, chat_on, live_server_url, make_token):
