@@ -42,6 +42,15 @@ def _backend_pid() -> int:
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL backends")
 
 
+def _chat_thread_backend() -> int:
+    """The backend a chat database thread's connection is served by (a call of its own, on a loop of its own)."""
+
+    async def call() -> int:
+        return await dbgate.run_db(_backend_pid)
+
+    return asyncio.run(call())
+
+
 @postgresql_only
 def test_an_idle_database_thread_keeps_its_connection_for_the_next_turn(settings):
     """A user's next turn, a while later, reuses the connection: no new server process before the model call."""
@@ -60,24 +69,18 @@ def test_an_idle_database_thread_keeps_its_connection_for_the_next_turn(settings
 def test_a_kept_connection_the_server_dropped_is_replaced_not_failed_on(settings):
     settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 30.0}
 
-    async def call() -> int:
-        return await dbgate.run_db(_backend_pid)
-
-    first = asyncio.run(call())
+    first = _chat_thread_backend()
     with connection.cursor() as cursor:  # the test's own connection ends the chat thread's backend
         cursor.execute("SELECT pg_terminate_backend(%s)", [first])
     time.sleep(1.2)  # past CHECK_AFTER_SECONDS: the kept connection is checked before it is used
-    assert asyncio.run(call()) != first
+    assert _chat_thread_backend() != first
 
 
 @postgresql_only
 def test_with_no_keep_an_idle_thread_gives_its_connection_back(settings):
     settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 0.0}
 
-    async def call() -> int:
-        return await dbgate.run_db(_backend_pid)
-
-    pid = asyncio.run(call())
+    pid = _chat_thread_backend()
     with connection.cursor() as cursor:
         for _ in range(100):
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
