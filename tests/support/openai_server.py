@@ -132,6 +132,10 @@ class OpenAIServer:
         try:
             for i, event in enumerate(self._events(body, reply)):
                 if reply.drop_after is not None and i >= reply.drop_after:
+                    # A moment for the client to read what was sent: aiohttp raises a connection error ahead of
+                    # data it has buffered but not yet handed out, so on a busy machine an instant drop could take
+                    # the last events with it (the test is about what the client had received).
+                    time.sleep(0.2)
                     handler.connection.shutdown(socket.SHUT_RDWR)
                     handler.close_connection = True
                     return
