@@ -50,11 +50,13 @@ class Turn:
         return "".join(p.get("text", "") for p in (user or {}).get("parts", []) if p.get("type") == "text")
 
 
-def resolve_thread(*, workspace: Workspace, thread_id: str, likely_new: bool = False) -> tuple[Thread, bool]:
-    """The caller's thread, and whether it was created just now (a new one under that id if nobody has it);
-    `NotFound` if another workspace has it. `likely_new` (a new chat's first message): try creating it first,
-    one statement fewer before the model call when it is indeed new; a taken id then falls back to the lookup."""
-    if not likely_new:
+def resolve_thread(*, workspace: Workspace, request: ChatRequest) -> tuple[Thread, bool]:
+    """The request's thread in the caller's workspace, and whether it was created just now (a new one under that id
+    if nobody has it); `NotFound` if another workspace has it. A new chat's first message (`starts_a_chat`) tries
+    creating it first, one statement fewer before the model call when it is indeed new; a taken id then falls back
+    to the lookup."""
+    thread_id = request.thread_id
+    if not starts_a_chat(request):
         try:
             return services.thread_get(workspace=workspace, thread_id=thread_id), False
         except services.NotFound:
@@ -81,9 +83,7 @@ def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Calla
     """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
     the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
     with transaction.atomic():
-        thread, created = resolve_thread(
-            workspace=workspace, thread_id=request.thread_id, likely_new=starts_a_chat(request)
-        )
+        thread, created = resolve_thread(workspace=workspace, request=request)
         if on_thread is not None:
             on_thread()
         return _append_turn(thread=thread, workspace=workspace, request=request, new_thread=created)
@@ -157,8 +157,7 @@ def stopped_by_client(*, turn: Turn) -> bool:
     if not stops.stopped_by_client(turn.assistant_message_id):
         return False
     try:
-        thread = services.thread_get(workspace=turn.workspace, thread_id=turn.thread_id)
-        return stops.mark_stopped(services.message_get(thread=thread, message_id=turn.assistant_message_id))
+        return stops.mark_stopped(services.message_get(thread=turn.thread, message_id=turn.assistant_message_id))
     except services.NotFound:
         return False
 

@@ -148,14 +148,16 @@ class Generation:
     def _first_user_message(self) -> dict[str, Any] | None:
         return next((m for m in self.turn.history if m["role"] == "user"), None)
 
-    def _titled_now(self) -> bool:
-        """A new thread whose first reply is complete, titled without the model: saved with the reply."""
-        return self.turn.needs_title and self.status == "complete" and not titles.asks_model()
+    def _first_reply_complete(self) -> bool:
+        """A new thread's first reply ended complete: the thread gets its title now (with the reply's save when the
+        model is not asked, else by `title_if_new`)."""
+        return self.turn.needs_title and self.status == "complete"
 
     async def _save(self) -> None:
         # Saved as streamed: the metadata the client received (the status is the message's own column).
         content = self.assembler.message(self.assembler.metadata or None)
-        title = titles.heuristic_title(self._first_user_message()) if self._titled_now() else None
+        titled_now = self._first_reply_complete() and not titles.asks_model()
+        title = titles.heuristic_title(self._first_user_message()) if titled_now else None
         try:
             for attempt in range(5):  # a database briefly locked (SQLite) or unreachable must not lose the reply
                 try:
@@ -178,7 +180,7 @@ class Generation:
         """A new thread's title by the model, once its first reply is complete: in the background
         (`titles.title_later`), holding only the first user message, never the response, the generation or a slot.
         (Without the model, the title was saved with the reply.)"""
-        if not (self.turn.needs_title and self.status == "complete") or not titles.asks_model():
+        if not self._first_reply_complete() or not titles.asks_model():
             return
         titles.title_later(self._first_user_message(), functools.partial(run_db, save_title, turn=self.turn))
 

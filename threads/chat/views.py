@@ -29,7 +29,7 @@ from threads.chat.limits import (
     in_cache_thread,
 )
 from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
-from threads.chat.records import append_turn, prepare_turn, resolve_thread, starts_a_chat
+from threads.chat.records import append_turn, prepare_turn, resolve_thread
 from threads.chat.request import BadChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, stop_connection_owned
 from threads.files import FileError
@@ -130,9 +130,7 @@ async def _start_resumable(
 ) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
-    thread, created = await run_db(
-        resolve_thread, workspace=workspace, thread_id=chat_request.thread_id, likely_new=starts_a_chat(chat_request)
-    )
+    thread, created = await run_db(resolve_thread, workspace=workspace, request=chat_request)
     if early is not None:
         early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
     if not created:  # a thread made just now has no reply whose owner could have died

@@ -91,7 +91,7 @@ def _other_backends() -> int:
         return cursor.fetchone()[0]
 
 
-def _backends_seen_from_a_new_connection() -> int:
+def _backends_seen_from_a_new_connection(main_pid: int) -> int:
     """`_other_backends`, from a connection of its own (closed after; such counters do not count each other), for
     a measurement taken off the main thread."""
     raw = connection.get_new_connection({**connection.get_connection_params(), "application_name": "counter"})
@@ -100,14 +100,11 @@ def _backends_seen_from_a_new_connection() -> int:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND application_name <> 'counter' AND pid <> %s",
-                [_main_pid],
+                [main_pid],
             )
             return cursor.fetchone()[0]
     finally:
         raw.close()
-
-
-_main_pid = 0
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
@@ -118,10 +115,9 @@ def test_open_streams_hold_no_database_connection(settings, chat_on, live_server
     chat_on.script(*[Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05) for _ in range(4)])
     dbgate.shutdown()  # no connection kept from earlier tests
     before = _other_backends()
-    global _main_pid
     with connection.cursor() as cursor:  # the test's own connection is not counted
         cursor.execute("SELECT pg_backend_pid()")
-        _main_pid = cursor.fetchone()[0]
+        main_pid = cursor.fetchone()[0]
 
     async def stream(client: httpx.AsyncClient, i: int) -> int:
         headers = {"Authorization": f"Bearer {make_token(f'user_p{i}')}"}
@@ -132,7 +128,7 @@ def test_open_streams_hold_no_database_connection(settings, chat_on, live_server
             async for line in response.aiter_lines():
                 deltas += line.startswith('data: {"type":"text-delta"')
                 if deltas == 5:
-                    peak = await asyncio.to_thread(_backends_seen_from_a_new_connection)
+                    peak = await asyncio.to_thread(_backends_seen_from_a_new_connection, main_pid)
                 if deltas == 6:
                     break
         return peak
