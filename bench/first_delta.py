@@ -8,6 +8,8 @@ upstream are one process):
   - relay: from the upstream sending its first content delta (`--delay` after the request) to the client
     reading it as a text-delta (conversion, the stream, Django's response and the server's send).
 The upstream is `bench/support/upstream.py`'s, in a thread of this process, recording each request's arrival.
+The upstream called directly by the same client (no service in between) runs turn for turn beside the service:
+each figure is also printed as its difference to that floor (issue 17 asks for the first text-delta within 5 ms).
 Titles are off (a title call would share the upstream). Each figure is printed with the machine's load.
 
 With `--b NAME=VALUE ...` and/or `--b-root DIR` (another checkout, e.g. a `git worktree` of an earlier commit), a
@@ -37,7 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.chat import Processes, prepare_database  # noqa: E402
+from bench.chat import Processes, direct_turn, prepare_database  # noqa: E402
 from bench.compare import parse_assignments  # noqa: E402
 from bench.support.upstream import AsyncUpstream, delta_texts  # noqa: E402
 from bench.turn import service_env, start_service, ui_turn  # noqa: E402
@@ -74,17 +76,23 @@ def start_upstream_thread(upstream: RecordingUpstream) -> str:
     return f"http://127.0.0.1:{ready['port']}"
 
 
+DIRECT = "direct"  # the upstream called by the client itself: the floor every target is compared with
+
+
 async def measure(
     urls: dict[str, str], token: str, upstream: RecordingUpstream, turns: int, delay: float
 ) -> dict[str, dict[str, float]]:
-    """Each target's p50s; with two targets their turns alternate (A B A B ...), so both see the same machine."""
+    """Each target's p50s; the targets' turns alternate (direct A B direct A B ...), so all see the same machine."""
     rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
     async with httpx.AsyncClient(timeout=30) as client:
         for i in range(turns + 5):  # the first five warm the pools
             for index, (name, url) in enumerate(urls.items()):
                 before = len(upstream.arrivals)
                 sent = time.monotonic()
-                turn = await ui_turn(client, url, token, f"bench_first_delta_{index}_{i}_{secrets.token_hex(3)}")
+                if name == DIRECT:
+                    turn = await direct_turn(client, url)
+                else:
+                    turn = await ui_turn(client, url, token, f"bench_first_delta_{index}_{i}_{secrets.token_hex(3)}")
                 if turn.problems or len(upstream.arrivals) <= before:
                     raise RuntimeError(f"{name}: turn {i} failed: {turn.problems}")
                 to_upstream = upstream.arrivals[before] - sent
@@ -133,7 +141,7 @@ def main() -> None:
             b_name = f"{mode} B ({' '.join([*args.b, *([args.b_root] if args.b_root else [])])})"
             twins = {f"{mode} A": env, b_name: {**env, **changes}}
             roots = {f"{mode} A": ROOT, b_name: Path(args.b_root or ROOT)}
-        urls = {}
+        urls = {DIRECT: upstream_url}
         for name, twin_env in twins.items():
             label = name.split()[1] if len(twins) == 2 else name
             urls[name] = start_service(procs, label, twin_env, workdir, roots[name]).url
@@ -142,12 +150,15 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(f"p50 of {args.turns} sequential new chats (upstream's first delta {delay * 1000:.0f} ms after")
         print(f"the request; load {load:.2f})")
+        floor = figures[DIRECT]
         for name, values in figures.items():
             print(f"   {name}")
             for label, value in values.items():
-                print(f"      {label:17s} {value:7.2f} ms")
-        if len(figures) == 2:
-            a, b = figures.values()
+                over = "" if name == DIRECT else f"   ({value - floor[label]:+6.2f} ms over direct)"
+                print(f"      {label:17s} {value:7.2f} ms{over}")
+        services = [values for name, values in figures.items() if name != DIRECT]
+        if len(services) == 2:
+            a, b = services
             print("   B - A: " + ", ".join(f"{label} {b[label] - a[label]:+.2f} ms" for label in a))
     finally:
         procs.stop_all()
