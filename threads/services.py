@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from chatauth.caller import Workspace
@@ -84,6 +86,29 @@ def thread_list(
     return list(qs.newest_activity_first()[:limit])
 
 
+def _new_thread(
+    workspace: Workspace,
+    *,
+    title: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    external_id: str | None = None,
+    thread_id: str | None = None,
+    last_message_at: datetime | None = None,
+) -> Thread:
+    thread = Thread(
+        workspace_key=workspace.key,
+        org_id=workspace.org_id,
+        user_id=workspace.user_id,
+        title=title,
+        metadata=metadata or {},
+        external_id=external_id,
+        last_message_at=last_message_at or timezone.now(),
+    )
+    if thread_id:
+        thread.id = thread_id
+    return thread
+
+
 def thread_create(
     *,
     workspace: Workspace,
@@ -94,18 +119,14 @@ def thread_create(
     last_message_at: datetime | None = None,
 ) -> Thread:
     """A new thread at the top of the workspace's list; `ExternalIdTaken` if `external_id` is in use there."""
-    now = timezone.now()
-    thread = Thread(
-        workspace_key=workspace.key,
-        org_id=workspace.org_id,
-        user_id=workspace.user_id,
+    thread = _new_thread(
+        workspace,
         title=title,
-        metadata=metadata or {},
+        metadata=metadata,
         external_id=external_id,
-        last_message_at=last_message_at or now,
+        thread_id=thread_id,
+        last_message_at=last_message_at,
     )
-    if thread_id:
-        thread.id = thread_id
     try:
         with transaction.atomic():
             thread.save(force_insert=True)
@@ -115,6 +136,30 @@ def thread_create(
         ):
             raise ExternalIdTaken(f"external_id {external_id!r} is already used by a thread") from exc
         raise
+    return thread
+
+
+def thread_claim(*, workspace: Workspace, thread_id: str) -> Thread | None:
+    """A new, empty thread of the workspace under `thread_id`, or None when the id is taken (by this workspace or
+    another: the caller looks it up in scope to tell which, so another workspace's thread stays a 404).
+
+    One statement whose conflict does nothing (`INSERT ... ON CONFLICT DO NOTHING`, SQLite's `INSERT OR
+    IGNORE`), built by Django's own insert compiler with the model's field conversions: no exception to recover
+    from, so no savepoint inside a transaction and, outside one, no BEGIN and COMMIT around it (on PostgreSQL,
+    one round trip instead of three in front of a new chat's model call). No `save()` signals are sent; the
+    Thread model has no receivers."""
+    thread = _new_thread(workspace, thread_id=thread_id)
+    connection = connections[router.db_for_write(Thread)]
+    query = InsertQuery(Thread, on_conflict=OnConflict.IGNORE)
+    query.insert_values(Thread._meta.concrete_fields, [thread])
+    with connection.cursor() as cursor:
+        for sql, params in query.get_compiler(connection=connection).as_sql():
+            cursor.execute(sql, params)
+        inserted = cursor.rowcount == 1
+    if not inserted:
+        return None
+    thread._state.adding = False  # as `save()` leaves it: a stored row
+    thread._state.db = connection.alias
     return thread
 
 

@@ -1,26 +1,32 @@
-"""A new chat's upstream request, started while the turn's rows are written.
+"""A new chat's upstream request, built while the turn is admitted and written, sent once the thread is the caller's.
 
 The model's context is the stored branch (`threads.chat.turns`), known only once the turn is written: waiting
 for that before calling the model put the database's latency (a transaction, and on PostgreSQL a few round
-trips) in front of the model's. For a request whose context cannot depend on what is stored, the call starts
-as soon as the thread is known to be the caller's (inside the turn's transaction, right after the thread is
-found or created: another workspace's thread is refused before any model call) and the messages are written
-and committed while the model thinks:
+trips) in front of the model's. For a request whose context cannot depend on what is stored, the call is made in
+two steps:
 
-- only a request carrying exactly one message, a user message, in `messages` (the first turn of a new chat,
-  an edit of the first message, or a list naming no stored message: a new root). Its context is that message
-  and nothing else, so the model receives nothing the client could not send as a message of its own: no
-  earlier turn of the client's copy of the thread ever reaches the model this way;
-- never with the development model, an only-last body (`message`: it continues the stored head), a tool
-  continuation or a message with file parts (its files are stored by the turn and inlined from the store).
+- `begin`, as soon as the request is parsed: the `openai` SDK builds the request in a task of its own (a
+  millisecond of CPU, the largest single step before the model is reached), while the request is admitted
+  (rate limit, stream slot) and its thread is resolved. The task waits at a gate (`upstream.SEND_GATE`, httpx's
+  request hook) before the transport takes a connection: nothing leaves the process;
+- `start`, once the thread is known to be the caller's (inside the turn's transaction, right after the thread is
+  found or created): the gate opens and the request goes. A request refused before that (rate limit, no slot,
+  another workspace's thread: 404) cancels the task at the gate, so such a request never reaches the model.
 
-Once the turn is written, the stored context is compared with the one the call was started with (as the
+Only a request carrying exactly one message, a user message, in `messages` qualifies (the first turn of a new
+chat, an edit of the first message, or a list naming no stored message: a new root). Its context is that message
+and nothing else, so the model receives nothing the client could not send as a message of its own: no earlier
+turn of the client's copy of the thread ever reaches the model this way. Never with the development model, an
+only-last body (`message`: it continues the stored head), a tool continuation or a message with file parts (its
+files are stored by the turn and inlined from the store).
+
+Once the turn is written, the stored context is compared with the one the call was built with (as the
 chat-completions messages both would send); on any difference the early call is cancelled and the generation
 calls the model as usual, with the stored context.
 
 Once the call is started, the turn's messages are written only after the model has answered the request's
 headers (or `SEND_WAIT_SECONDS` have passed), unless other database work is queued: the writes' ORM work ran
-on the database thread while the event loop built and sent the model request, and the two took turns with the
+on the database thread while the event loop sent the model request, and the two took turns with the
 interpreter, which put a millisecond or more of the writes in front of the model's first token
 (`bench/first_delta.py --b`). The model takes far longer than the writes to send its first token, so the reply
 waits for neither.
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -42,7 +49,7 @@ from threads.chat.conf import chat_settings
 from threads.chat.dbgate import calls_waiting
 from threads.chat.protocol import Chunk
 from threads.chat.request import ChatRequest, openai_tools, to_openai_messages
-from threads.chat.upstream import openai_chunks
+from threads.chat.upstream import SEND_GATE, openai_chunks
 
 SEND_WAIT_SECONDS = 0.005  # the longest the turn's writes wait for the model request to be answered
 
@@ -52,28 +59,34 @@ def _context(messages: Any, request: ChatRequest) -> list[dict[str, Any]]:
 
 
 class EarlyCall:
-    """The model call of one turn, started now; `model_for(turn)` hands it to the generation, or cancels it."""
+    """The model call of one turn, built now and sent on `start()`; `model_for(turn)` hands it to the generation,
+    or cancels it. Whoever begins one must see that it ends in `model_for` or `cancel`."""
 
     def __init__(self, request: ChatRequest) -> None:
         self.request = request
         self.loop = asyncio.get_running_loop()
         self.context = _context(request.messages, request)
-        self.chunks: AsyncIterator[Chunk] | None = None
-        self.first: asyncio.Task[Chunk] | None = None
         self.taken = False
         self.cancelled = False
-        self.answered = threading.Event()  # the model answered the request (or the call ended or never started)
+        self.answered = threading.Event()  # the model answered the request (or the call ended or never went)
+        self.gate: asyncio.Future[None] = self.loop.create_future()
+        self.chunks: AsyncIterator[Chunk] = openai_chunks(
+            messages=self.context, tools=openai_tools(request), call_settings=request.call_settings
+        )
+        gated = contextvars.copy_context()
+        gated.run(SEND_GATE.set, self.gate)  # only this task's request waits for the gate
+        self.first: asyncio.Task[Chunk] = self.loop.create_task(self._first_chunk(), context=gated)
+        self.first.add_done_callback(self._ended)
+
+    async def _first_chunk(self) -> Chunk:
+        return await anext(self.chunks)
 
     def start(self) -> None:
-        """Send the request now (on the event loop), unless the turn was refused meanwhile."""
-        if self.first is not None or self.cancelled:
-            self.answered.set()
+        """Let the request go (on the event loop): the thread is the caller's. Nothing, if it was cancelled."""
+        if self.cancelled or self.gate.done():
+            self.answered.set()  # nobody should wait for an answer to a request that will not go
             return
-        self.chunks = openai_chunks(
-            messages=self.context, tools=openai_tools(self.request), call_settings=self.request.call_settings
-        )
-        self.first = asyncio.ensure_future(anext(self.chunks))
-        self.first.add_done_callback(self._ended)
+        self.gate.set_result(None)
 
     def start_soon(self) -> None:
         """`start`, from the database thread that has just resolved the thread as the caller's; then wait for
@@ -84,7 +97,7 @@ class EarlyCall:
 
     async def until_answered(self) -> None:
         """The same wait, on the event loop (resumable mode writes the turn after claiming the thread)."""
-        if self.first is not None and not calls_waiting():
+        if self.gate.done() and not calls_waiting():
             await asyncio.wait({self.first}, timeout=SEND_WAIT_SECONDS)
 
     @classmethod
@@ -98,16 +111,17 @@ class EarlyCall:
         return cls(request)
 
     def model_for(self, history: Any) -> Callable[[], AsyncIterator[Chunk]] | None:
-        """The started call as the generation's model when `history` (the stored context) is what it was
-        started with; otherwise it is cancelled and None is returned (the generation calls the model itself)."""
-        if self.first is None or _context(history, self.request) != self.context:
+        """The call as the generation's model when `history` (the stored context) is what it was built with
+        (sent now if it was not yet: the turn is written, so the thread is the caller's); otherwise it is
+        cancelled and None is returned (the generation calls the model itself)."""
+        if self.cancelled or _context(history, self.request) != self.context:
             self.cancel()
             return None
+        self.start()
         self.taken = True
         return self._stream
 
     async def _stream(self) -> AsyncIterator[Chunk]:
-        assert self.first is not None and self.chunks is not None
         try:
             first = await self.first
         except StopAsyncIteration:
@@ -117,10 +131,12 @@ class EarlyCall:
             yield chunk
 
     def cancel(self) -> None:
-        """Not needed after all (a refused or failed turn): the HTTP request ends with it."""
+        """Not needed after all (a refused or failed turn): a request still at its gate never leaves; one sent
+        ends with its HTTP request."""
         self.cancelled = True
-        if not self.taken and self.first is not None:
+        if not self.taken:
             self.first.cancel()
+            self.answered.set()
 
     def _ended(self, task: asyncio.Task[Chunk]) -> None:
         self.answered.set()
@@ -132,4 +148,4 @@ class EarlyCall:
 
     async def _close(self) -> None:
         with contextlib.suppress(BaseException):
-            await self.chunks.aclose()  # type: ignore[union-attr]
+            await self.chunks.aclose()

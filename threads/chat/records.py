@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from chatauth.caller import Workspace
 from threads import services
@@ -52,20 +52,20 @@ class Turn:
 
 def resolve_thread(*, workspace: Workspace, request: ChatRequest) -> tuple[Thread, bool]:
     """The request's thread in the caller's workspace, and whether it was created just now (a new one under that id
-    if nobody has it); `NotFound` if another workspace has it. A new chat's first message (`starts_a_chat`) tries
-    creating it first, one statement fewer before the model call when it is indeed new; a taken id then falls back
-    to the lookup."""
+    if nobody has it); `NotFound` if another workspace has it. A new chat's first message (`starts_a_chat`) claims
+    the id first, one statement fewer before the model call when it is indeed new; a taken id then falls back to
+    the lookup."""
     thread_id = request.thread_id
     if not starts_a_chat(request):
         try:
             return services.thread_get(workspace=workspace, thread_id=thread_id), False
         except services.NotFound:
             pass
-    try:
-        return services.thread_create(workspace=workspace, thread_id=thread_id), True
-    except IntegrityError:
-        # Taken: by another workspace (404, telling nothing more), or by this one (a second tab, an edit).
-        return services.thread_get(workspace=workspace, thread_id=thread_id), False
+    claimed = services.thread_claim(workspace=workspace, thread_id=thread_id)
+    if claimed is not None:
+        return claimed, True
+    # Taken: by another workspace (404, telling nothing more), or by this one (a second tab, an edit).
+    return services.thread_get(workspace=workspace, thread_id=thread_id), False
 
 
 def starts_a_chat(request: ChatRequest) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib
 import json
 import weakref
@@ -30,6 +31,10 @@ from threads.chat.protocol import Chunk
 _HTTP = importlib.import_module(type(DEFAULT_CONNECTION_LIMITS).__module__.partition(".")[0])
 DRAIN_SECONDS = 0.5  # after `[DONE]`, how long the rest of a streamed body may take before the connection is dropped
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
+
+# Set (in the context of one task) to a future that must complete before that task's model request may leave the
+# process: the SDK builds the request at once, and the bytes go only when the future says so (`threads.chat.early`).
+SEND_GATE: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar("chat_send_gate", default=None)
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]] = (
     weakref.WeakKeyDictionary()
@@ -70,9 +75,17 @@ def client() -> openai.AsyncOpenAI:
             base_url=key[1] or None,
             max_retries=0,
             timeout=openai.Timeout(chat_settings.READ_TIMEOUT_SECONDS, connect=chat_settings.CONNECT_TIMEOUT_SECONDS),
-            http_client=openai.DefaultAioHttpClient(limits=_limits()),
+            http_client=openai.DefaultAioHttpClient(limits=_limits(), event_hooks={"request": [_through_send_gate]}),
         )
     return per_loop[key]
+
+
+async def _through_send_gate(request: Any) -> None:
+    """httpx's request hook, run once the request is fully built and before the transport takes a connection or
+    sends a byte: a gated task waits here until its gate opens (a cancelled task never sends)."""
+    gate = SEND_GATE.get()
+    if gate is not None:
+        await gate
 
 
 async def _close_at_loop_end(per_loop: dict[tuple[str, str], openai.AsyncOpenAI]) -> None:

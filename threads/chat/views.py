@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -78,25 +79,22 @@ async def chat(request: HttpRequest) -> HttpResponse:
             )
         except FileError as exc:
             return json_error(exc.code, exc.message, exc.status)
+    # The model request is built now, while the request is admitted and its thread resolved; it is sent only once
+    # the thread is known to be the caller's (early.py): a refused request never reaches the model.
+    early = EarlyCall.begin(chat_request)
     try:
         # The request is counted against the user's rate limit and takes one of their stream slots, in one trip
         # to the shared cache. The view holds the slot until a generation takes it over (`slot.transfer()`); any
         # other way out of this block (an error response, an exception, a cancelled request) releases it.
         async with acquire_slot(principal.user_id, GENERATIONS, counting="chat") as slot:
-            early = EarlyCall.begin(chat_request)  # the model call starts while the turn is written (early.py)
-            try:
-                if chat_settings.RESUMABLE:
-                    return await _start_resumable(principal, chat_request, slot, early)
-                turn = await run_db(
-                    prepare_turn,
-                    workspace=principal.workspace,
-                    request=chat_request,
-                    on_thread=early.start_soon if early is not None else None,
-                )
-            except BaseException:
-                if early is not None:
-                    early.cancel()
-                raise
+            if chat_settings.RESUMABLE:
+                return await _start_resumable(principal, chat_request, slot, early)
+            turn = await run_db(
+                prepare_turn,
+                workspace=principal.workspace,
+                request=chat_request,
+                on_thread=early.start_soon if early is not None else None,
+            )
             model = early.model_for(turn.history) if early is not None else None
             stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model))
             return _event_stream(stream.events())
@@ -110,6 +108,9 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return json_error(exc.code, exc.message, exc.status)
     except RedisError:
         return _redis_unavailable()
+    finally:
+        if early is not None and not early.taken:
+            early.cancel()  # refused, failed or not needed: a request still at its gate never leaves
 
 
 def _redis_unavailable() -> JsonResponse:
@@ -133,14 +134,13 @@ async def _start_resumable(
     thread, created = await run_db(resolve_thread, workspace=workspace, request=chat_request)
     if early is not None:
         early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
+        await asyncio.sleep(0)  # the request goes out before the claim's own round trip is prepared
     if not created:  # a thread made just now has no reply whose owner could have died
         await resumable.reap_orphans(thread.id, workspace)
     # A tool continuation streams into the assistant message it names; anything else into a new one.
     last = chat_request.messages[-1]
     generation_id = last["id"] if last["role"] == "assistant" else Message.new_id()
     if not await resumable.claim_thread_when_free(thread.id, generation_id, workspace):
-        if early is not None:
-            early.cancel()
         return json_error(
             "generation_in_progress",
             "A reply is still being generated in this thread: resume it with GET /api/chat/{id}/stream, "
