@@ -86,23 +86,16 @@ def thread_list(
     return list(qs.newest_activity_first()[:limit])
 
 
-def _new_thread(
-    workspace: Workspace,
-    *,
-    title: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    external_id: str | None = None,
-    thread_id: str | None = None,
-    last_message_at: datetime | None = None,
-) -> Thread:
+def _new_thread(workspace: Workspace, *, thread_id: str | None = None, **fields: Any) -> Thread:
+    """An unsaved thread of the workspace; `fields`: title, metadata, external_id, last_message_at."""
     thread = Thread(
         workspace_key=workspace.key,
         org_id=workspace.org_id,
         user_id=workspace.user_id,
-        title=title,
-        metadata=metadata or {},
-        external_id=external_id,
-        last_message_at=last_message_at or timezone.now(),
+        title=fields.get("title"),
+        metadata=fields.get("metadata") or {},
+        external_id=fields.get("external_id"),
+        last_message_at=fields.get("last_message_at") or timezone.now(),
     )
     if thread_id:
         thread.id = thread_id
@@ -119,14 +112,8 @@ def thread_create(
     last_message_at: datetime | None = None,
 ) -> Thread:
     """A new thread at the top of the workspace's list; `ExternalIdTaken` if `external_id` is in use there."""
-    thread = _new_thread(
-        workspace,
-        title=title,
-        metadata=metadata,
-        external_id=external_id,
-        thread_id=thread_id,
-        last_message_at=last_message_at,
-    )
+    options = {"title": title, "metadata": metadata, "external_id": external_id, "last_message_at": last_message_at}
+    thread = _new_thread(workspace, thread_id=thread_id, **options)
     try:
         with transaction.atomic():
             thread.save(force_insert=True)
@@ -140,14 +127,10 @@ def thread_create(
 
 
 def thread_claim(*, workspace: Workspace, thread_id: str) -> Thread | None:
-    """A new, empty thread of the workspace under `thread_id`, or None when the id is taken (by this workspace or
-    another: the caller looks it up in scope to tell which, so another workspace's thread stays a 404).
-
-    One statement whose conflict does nothing (`INSERT ... ON CONFLICT DO NOTHING`, SQLite's `INSERT OR
-    IGNORE`), built by Django's own insert compiler with the model's field conversions: no exception to recover
-    from, so no savepoint inside a transaction and, outside one, no BEGIN and COMMIT around it (on PostgreSQL,
-    one round trip instead of three in front of a new chat's model call). No `save()` signals are sent; the
-    Thread model has no receivers."""
+    """A new, empty thread under `thread_id`, or None when the id is taken (the caller looks it up in scope: another
+    workspace's thread stays a 404). One `INSERT ... ON CONFLICT DO NOTHING` from Django's insert compiler: no
+    exception, so no savepoint and, in autocommit, no BEGIN/COMMIT (one round trip on PostgreSQL, not three).
+    No `save()` signals are sent (Thread has no receivers)."""
     thread = _new_thread(workspace, thread_id=thread_id)
     connection = connections[router.db_for_write(Thread)]
     query = InsertQuery(Thread, on_conflict=OnConflict.IGNORE)
