@@ -112,3 +112,24 @@ def test_an_untitled_thread_gets_the_title_only_in_its_own_workspace():
     assert not services.thread_title_if_untitled(workspace=BOB, thread_id="thr_untitled", title="Bob's")
     assert services.thread_title_if_untitled(workspace=ALICE, thread_id="thr_untitled", title="Greeting")
     assert services.thread_get(workspace=ALICE, thread_id="thr_untitled").title == "Greeting"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("durable_later", [False, True])
+def test_a_claim_creates_the_thread_once_and_a_taken_id_is_none_whoever_has_it(durable_later):
+    claimed = services.thread_claim(workspace=ALICE, thread_id="thr_claim", durable_later=durable_later)
+    assert claimed is not None and claimed.workspace == ALICE
+    assert services.thread_get(workspace=ALICE, thread_id="thr_claim").pk == claimed.pk
+    assert services.thread_claim(workspace=ALICE, thread_id="thr_claim", durable_later=durable_later) is None
+    assert services.thread_claim(workspace=BOB, thread_id="thr_claim", durable_later=durable_later) is None
+    with pytest.raises(services.NotFound):
+        services.thread_get(workspace=BOB, thread_id="thr_claim")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's commit modes")
+def test_a_claim_flushed_later_changes_the_commit_mode_of_its_own_statement_only():
+    services.thread_claim(workspace=ALICE, thread_id="thr_unflushed", durable_later=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

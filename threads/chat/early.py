@@ -83,10 +83,10 @@ class EarlyCall:
 
     def start(self) -> None:
         """Let the request go (on the event loop): the thread is the caller's. Nothing, if it was cancelled."""
-        if self.cancelled or self.gate.done():
+        if self.cancelled:
             self.answered.set()  # nobody should wait for an answer to a request that will not go
-            return
-        self.gate.set_result(None)
+        elif not self.gate.done():  # `model_for` starts it too: once is enough
+            self.gate.set_result(None)
 
     def start_soon(self) -> None:
         """`start`, from the database thread that has just resolved the thread as the caller's; then wait for

@@ -61,7 +61,8 @@ def resolve_thread(*, workspace: Workspace, request: ChatRequest) -> tuple[Threa
             return services.thread_get(workspace=workspace, thread_id=thread_id), False
         except services.NotFound:
             pass
-    claimed = services.thread_claim(workspace=workspace, thread_id=thread_id)
+    # Durable later: the turn's user message is committed (synchronously) before the reply is acknowledged.
+    claimed = services.thread_claim(workspace=workspace, thread_id=thread_id, durable_later=True)
     if claimed is not None:
         return claimed, True
     # Taken: by another workspace (404, telling nothing more), or by this one (a second tab, an edit).

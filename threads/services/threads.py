@@ -105,19 +105,35 @@ def thread_create(
     return thread
 
 
-def thread_claim(*, workspace: Workspace, thread_id: str) -> Thread | None:
+# The claim's INSERT, and in the same statement (so in the same implicit transaction) `SET LOCAL synchronous_commit`.
+_UNFLUSHED_CLAIM_PREFIX = "WITH claimed AS ("
+_UNFLUSHED_CLAIM_SUFFIX = " RETURNING 1) SELECT count(*), set_config('synchronous_commit', 'off', true) FROM claimed"
+
+
+def thread_claim(*, workspace: Workspace, thread_id: str, durable_later: bool = False) -> Thread | None:
     """A new, empty thread under `thread_id`, or None when the id is taken (the caller looks it up in scope: another
     workspace's thread stays a 404). One `INSERT ... ON CONFLICT DO NOTHING` from Django's insert compiler: no
     exception, so no savepoint and, in autocommit, no BEGIN/COMMIT (one round trip on PostgreSQL, not three).
-    No `save()` signals are sent (Thread has no receivers)."""
+    No `save()` signals are sent (Thread has no receivers).
+
+    `durable_later`: the caller commits a write of its own before it tells anyone about this thread (a chat turn
+    stores its user message before its reply is acknowledged). On PostgreSQL in autocommit, the claim's commit then
+    does not wait for its WAL to reach the disk (`synchronous_commit` off for that statement's transaction only):
+    the caller's later synchronous commit flushes the WAL up to its own record, the claim's included, and a crash
+    before that loses a thread nobody was told of. It saves the claim's flush, 0.3-0.4 ms in front of the model.
+    """
     thread = _new_thread(workspace, thread_id=thread_id)
     connection = connections[router.db_for_write(Thread)]
     query = InsertQuery(Thread, on_conflict=OnConflict.IGNORE)
     query.insert_values(Thread._meta.concrete_fields, [thread])
+    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
     with connection.cursor() as cursor:
-        for sql, params in query.get_compiler(connection=connection).as_sql():
+        if durable_later and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            cursor.execute(f"{_UNFLUSHED_CLAIM_PREFIX}{sql}{_UNFLUSHED_CLAIM_SUFFIX}", params)
+            inserted = cursor.fetchone()[0] == 1
+        else:
             cursor.execute(sql, params)
-        inserted = cursor.rowcount == 1
+            inserted = cursor.rowcount == 1
     if not inserted:
         return None
     thread._state.adding = False  # as `save()` leaves it: a stored row

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from threads.chat import dbgate
 
@@ -58,7 +58,7 @@ def test_an_idle_database_thread_keeps_its_connection_for_the_next_turn(settings
 
     async def two_calls_apart() -> tuple[int, int]:
         first = await dbgate.run_db(_backend_pid)
-        await asyncio.sleep(1.2)  # past CHECK_AFTER_SECONDS: checked with one SELECT 1, then used
+        await asyncio.sleep(1.2)  # a while later (the check before the call costs no round trip)
         return first, await dbgate.run_db(_backend_pid)
 
     first, second = asyncio.run(two_calls_apart())
@@ -72,20 +72,39 @@ def test_a_kept_connection_the_server_dropped_is_replaced_not_failed_on(settings
     first = _chat_thread_backend()
     with connection.cursor() as cursor:  # the test's own connection ends the chat thread's backend
         cursor.execute("SELECT pg_terminate_backend(%s)", [first])
-    time.sleep(1.2)  # past CHECK_AFTER_SECONDS: the kept connection is checked before it is used
+    _wait_until_gone(first)  # the server has ended it: no wait for an idle period before it is checked
     assert _chat_thread_backend() != first
 
 
-@postgresql_only
-def test_with_no_keep_an_idle_thread_gives_its_connection_back(settings):
-    settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 0.0}
-
-    pid = _chat_thread_backend()
+def _wait_until_gone(pid: int) -> None:
     with connection.cursor() as cursor:
-        for _ in range(100):
+        for _ in range(250):
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
             if cursor.fetchone()[0] == 0:
-                break
-            threading.Event().wait(0.02)
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-        assert cursor.fetchone()[0] == 0
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"backend {pid} did not end")
+
+
+@postgresql_only
+def test_a_kept_connection_is_checked_without_a_round_trip(settings):
+    """The check before a call is a poll of the socket, not a `SELECT 1`: when the call starts, the last statement
+    the server ran on that session is still the previous call's."""
+    settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 30.0}
+
+    def last_statement_of_this_session() -> str:
+        pid = connection.connection.info.backend_pid  # known to the client: no statement
+        observer = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with observer.cursor() as cursor:
+                cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+                return cursor.fetchone()[0]
+        finally:
+            observer.close()
+
+    async def calls_apart() -> str:
+        await dbgate.run_db(_backend_pid)
+        await asyncio.sleep(1.2)  # idle longer than CHECK_AFTER_SECONDS, which used to cost a `SELECT 1`
+        return await dbgate.run_db(last_statement_of_this_session)
+
+    assert asyncio.run(calls_apart()) == "SELECT pg_backend_pid()"
