@@ -156,10 +156,29 @@ def unverified_kid(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
+# Decoded tokens by their text. A client sends the same session token with every request of its life (Clerk's live
+# 60 s, the SDKs refresh them ahead of expiry), so its parts are decoded once, not per request (a third of a
+# verification's cost beside the signature check). Only the decoding is kept: the signature and the claims are
+# checked on every use. Bounded like `_HEADERS` (many distinct tokens only empty it); callers get their own copies.
+_DECODED: dict[str, tuple[dict[str, Any], dict[str, Any], bytes]] = {}
+_MAX_DECODED = 512
+
+
 def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     """Split and decode a compact JWS; any malformation is `token-invalid`."""
     if len(token) > max_bytes:
         raise TokenVerificationError(INVALID, f"Token is longer than {max_bytes} bytes.")
+    decoded = _DECODED.get(token)
+    if decoded is None:
+        decoded = _decode(token)
+        if len(_DECODED) >= _MAX_DECODED:
+            _DECODED.clear()
+        _DECODED[token] = decoded
+    header, payload, signature = decoded
+    return header.copy(), payload.copy(), signature
+
+
+def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenVerificationError(INVALID, "Invalid JWT form. A JWT consists of three parts separated by dots.")

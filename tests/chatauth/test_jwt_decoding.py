@@ -11,14 +11,25 @@ import base64
 import binascii
 import json
 import re
+import time
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chatauth import jwt as chatjwt
-from chatauth.jwt import INVALID, TokenVerificationError, b64url_decode, decode_unverified
-from tests.support.keys import b64url
+from chatauth.jwt import (
+    EXPIRED,
+    INVALID,
+    INVALID_SIGNATURE,
+    ClaimPolicy,
+    TokenVerificationError,
+    b64url_decode,
+    decode_unverified,
+    verify_jwt,
+)
+from chatauth.keys import StaticJwksSource
+from tests.support.keys import KeyPair, b64url, session_claims
 
 _ROUND_TRIP_ALPHABET = re.compile(r"[A-Za-z0-9_=-]*")
 URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -126,3 +137,33 @@ def test_a_malformed_header_is_refused_every_time_and_never_cached():
             decode_unverified(bad, 8192)
         assert refused.value.reason == INVALID
     assert bad.split(".")[0] not in chatjwt._HEADERS
+
+
+def test_a_decoded_token_is_a_fresh_copy_for_every_caller():
+    token = _token({"alg": "RS256", "kid": "payload_copy"}, {"sub": "user_a", "o": {"id": "org_a"}})
+    _, payload, _ = decode_unverified(token, 8192)
+    payload["sub"] = "user_b"
+    payload["extra"] = True
+    assert decode_unverified(token, 8192)[1] == {"sub": "user_a", "o": {"id": "org_a"}}
+
+
+def test_the_decoded_token_cache_is_bounded():
+    tokens = [_token({"alg": "RS256"}, {"sub": f"user_{i}"}) for i in range(chatjwt._MAX_DECODED * 2 + 1)]
+    for token in tokens:
+        assert decode_unverified(token, 8192)[1]["sub"] == f"user_{tokens.index(token)}"
+    assert len(chatjwt._DECODED) <= chatjwt._MAX_DECODED
+
+
+def test_a_token_decoded_before_is_still_checked_in_full_each_time():
+    """Only the decoding is reused: the signature and the claims are checked on every verification."""
+    key = KeyPair(kid="again")
+    token = key.sign(session_claims(issuer="https://clerk.example.test"))
+    source = StaticJwksSource({"again": key.private_key.public_key()})
+    policy = ClaimPolicy(issuer="https://clerk.example.test")
+    assert verify_jwt(token, source, policy)["sub"] == "user_123"
+    with pytest.raises(TokenVerificationError) as expired:
+        verify_jwt(token, source, policy, now=time.time() + 3600)
+    assert expired.value.reason == EXPIRED
+    with pytest.raises(TokenVerificationError) as other_key:
+        verify_jwt(token, StaticJwksSource({"again": KeyPair(kid="again").private_key.public_key()}), policy)
+    assert other_key.value.reason == INVALID_SIGNATURE
