@@ -116,22 +116,21 @@ def test_an_idle_hubs_blocking_read_is_not_cut_off_by_its_socket(settings: Any, 
     assert not [r for r in caplog.records if "read failed" in r.getMessage()]
 
 
-def test_the_log_writer_hands_on_a_batch_only_once_redis_holds_it() -> None:
-    """The starting request is fed from `logged`: it must never see a chunk that a reader of the log, after
-    this worker died, would not (a reload would then replay less than was on screen)."""
+def test_the_log_writer_hands_on_every_frame_once_in_order_and_the_log_holds_them_all() -> None:
+    """The starting request is fed from `sent` as each batch leaves for Redis; once drained, the log holds exactly
+    what was handed on (a reload after this worker died replays what was on screen)."""
     log = f"chat:test:writer:{uuid.uuid4().hex}"
-    looking = redis.Redis.from_url(REDIS_URL)  # a blocking look, at the very moment a batch is handed on
+    looking = redis.Redis.from_url(REDIS_URL)
     handed: list[bytes] = []
-    missing: list[bytes] = []
+    batches: list[int] = []
 
-    def logged(batch: list[bytes]) -> None:
-        held = {fields[b"d"] for _, fields in looking.xrange(log)}
-        missing.extend(frame for frame in batch if frame not in held)
+    def sent(batch: list[bytes]) -> None:
+        batches.append(len(batch))
         handed.extend(batch)
 
     async def scenario() -> None:
         client = aioredis.Redis.from_url(REDIS_URL)
-        writer = logbus.LogWriter(client, log, logged=logged)
+        writer = logbus.LogWriter(client, log, sent=sent)
         for i in range(50):
             writer.write(f"data: {i}\n\n".encode())
             if i % 7 == 0:
@@ -140,6 +139,39 @@ def test_the_log_writer_hands_on_a_batch_only_once_redis_holds_it() -> None:
         await client.aclose()
 
     asyncio.run(scenario())
+    held = [fields[b"d"] for _, fields in looking.xrange(log)]
     looking.delete(log)
-    assert handed == [f"data: {i}\n\n".encode() for i in range(50)]
-    assert missing == []
+    assert handed == held == [f"data: {i}\n\n".encode() for i in range(50)]
+    assert max(batches) > 1  # frames written while a batch was in flight went together
+
+
+def test_a_batch_retried_after_a_failure_is_handed_on_once() -> None:
+    """A connection that fails after the batch was written: the batch is written again, handed on only once."""
+    log = f"chat:test:retry:{uuid.uuid4().hex}"
+    looking = redis.Redis.from_url(REDIS_URL)
+    handed: list[bytes] = []
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        writer = logbus.LogWriter(client, log, sent=handed.extend)
+        broken = {"left": 1}
+        append = writer._append
+
+        async def failing_once(batch: list[bytes]) -> None:
+            if broken["left"]:
+                broken["left"] -= 1
+                writer._hand_on(batch)  # written and handed on, then the answer is lost
+                raise RedisConnectionError("connection lost while reading")
+            await append(batch)
+
+        writer._append = failing_once  # type: ignore[method-assign]
+        writer.write(b"data: a\n\n")
+        writer.write(b"data: b\n\n")
+        await asyncio.sleep(0)
+        writer.write(b"data: c\n\n")
+        await writer.drain()
+        await client.aclose()
+
+    asyncio.run(scenario())
+    looking.delete(log)
+    assert handed == [b"data: a\n\n", b"data: b\n\n", b"data: c\n\n"]
