@@ -159,9 +159,12 @@ def unverified_kid(token: str) -> str | None:
 # Decoded tokens by their text. A client sends the same session token with every request of its life (Clerk's live
 # 60 s, the SDKs refresh them ahead of expiry), so its parts are decoded once, not per request (a third of a
 # verification's cost beside the signature check). Only the decoding is kept: the signature and the claims are
-# checked on every use. Bounded like `_HEADERS` (many distinct tokens only empty it); callers get their own copies.
+# checked on every use. Bounded like `_HEADERS` (many distinct tokens only empty it), and only tokens of a session
+# token's size are kept (any well-formed token is decoded before its signature is checked: a flood of large forged
+# ones holds at most `_MAX_DECODED` x `_MAX_DECODED_BYTES`); callers get their own copies.
 _DECODED: dict[str, tuple[dict[str, Any], dict[str, Any], bytes]] = {}
 _MAX_DECODED = 512
+_MAX_DECODED_BYTES = 2048  # Clerk's session tokens are under 1 KiB without custom claims
 
 
 def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any], bytes]:
@@ -171,9 +174,10 @@ def decode_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[
     decoded = _DECODED.get(token)
     if decoded is None:
         decoded = _decode(token)
-        if len(_DECODED) >= _MAX_DECODED:
-            _DECODED.clear()
-        _DECODED[token] = decoded
+        if len(token) <= _MAX_DECODED_BYTES:
+            if len(_DECODED) >= _MAX_DECODED:
+                _DECODED.clear()
+            _DECODED[token] = decoded
     header, payload, signature = decoded
     return header.copy(), payload.copy(), signature
 

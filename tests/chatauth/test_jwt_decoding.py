@@ -154,6 +154,12 @@ def test_the_decoded_token_cache_is_bounded():
     assert len(chatjwt._DECODED) <= chatjwt._MAX_DECODED
 
 
+def test_a_token_larger_than_a_session_token_is_decoded_but_not_kept():
+    token = _token({"alg": "RS256"}, {"sub": "user_large", "pad": "x" * chatjwt._MAX_DECODED_BYTES})
+    assert decode_unverified(token, 8 * chatjwt._MAX_DECODED_BYTES)[1]["sub"] == "user_large"
+    assert token not in chatjwt._DECODED
+
+
 def test_a_token_decoded_before_is_still_checked_in_full_each_time():
     """Only the decoding is reused: the signature and the claims are checked on every verification."""
     key = KeyPair(kid="again")
