@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "DB_CONCURRENCY": 16,
     # How long an idle chat database thread keeps its connection (within DB_CONCURRENCY per worker either way).
     "DB_KEEP_SECONDS": 60.0,
+    # On PostgreSQL in resumable mode, a new chat's thread is claimed from the event loop on a connection of its
+    # own (one more per worker), so the model request is built while the database answers (threads.chat.loopclaim).
+    "CLAIM_ON_LOOP": True,
     # Resumable generations need Redis: on by default when the shared cache is Redis.
     "RESUMABLE": Setting(lambda: bool(_redis_cache_location()), cast=bool),
     "REDIS_URL": Setting(_redis_cache_location),

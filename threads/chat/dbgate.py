@@ -59,14 +59,21 @@ def _drop_broken_connections() -> None:
             connection.close()
 
 
-def _hung_up(connection: Any) -> bool:
-    """Whether the server has ended this idle PostgreSQL session: its socket has something to read (the server's
-    goodbye, or the end of the stream), which a healthy idle session never has. A socket that cannot be polled
-    counts as ended."""
+def hung_up(fileno: int) -> bool:
+    """Whether the server has ended the idle PostgreSQL session on this socket: it has something to read (the
+    server's goodbye, or the end of the stream), which a healthy idle session never has. A socket that cannot be
+    polled counts as ended."""
     try:
         poller = select.poll()
-        poller.register(connection.connection.fileno(), select.POLLIN | select.POLLPRI)
+        poller.register(fileno, select.POLLIN | select.POLLPRI)
         return bool(poller.poll(0))
+    except Exception:
+        return True
+
+
+def _hung_up(connection: Any) -> bool:
+    try:
+        return hung_up(connection.connection.fileno())
     except Exception:
         return True
 

@@ -5,10 +5,11 @@ for that before calling the model put the database's latency (a transaction, and
 trips) in front of the model's. For a request whose context cannot depend on what is stored, the call is made in
 two steps:
 
-- `begin`, as soon as the request is parsed: the `openai` SDK builds the request in a task of its own (a
-  millisecond of CPU, the largest single step before the model is reached), while the request is admitted
-  (rate limit, stream slot) and its thread is resolved. The task waits at a gate (`upstream.SEND_GATE`, httpx's
-  request hook) before the transport takes a connection: nothing leaves the process;
+- `begin`, as soon as the request is parsed, then `build`: the `openai` SDK builds the request in a task of its
+  own (a millisecond of CPU, the largest single step before the model is reached), while the event loop waits for
+  I/O: the admission's round trip (rate limit, stream slot), or in resumable mode on PostgreSQL the claim of the
+  thread (`threads.chat.loopclaim`). The task waits at a gate (`upstream.SEND_GATE`, httpx's request hook) before
+  the transport takes a connection: nothing leaves the process;
 - `start`, once the thread is known to be the caller's (inside the turn's transaction, right after the thread is
   found or created): the gate opens and the request goes. A request refused before that (rate limit, no slot,
   another workspace's thread: 404) cancels the task at the gate, so such a request never reaches the model.
@@ -70,15 +71,25 @@ class EarlyCall:
         self.cancelled = False
         self.answered = threading.Event()  # the model answered the request (or the call ended or never went)
         self.gate: asyncio.Future[None] = self.loop.create_future()
-        self.chunks: AsyncIterator[Chunk] = openai_chunks(
-            messages=self.context, tools=openai_tools(request), call_settings=request.call_settings
+        self.chunks: AsyncIterator[Chunk] | None = None
+        self.first: asyncio.Task[Chunk] | None = None
+
+    def build(self) -> None:
+        """Have the SDK build the request, in a task of its own that runs at the caller's next `await` and stops
+        at the gate (once; not after a cancel). The caller chooses the moment: while it waits for I/O the event
+        loop does the building (the admission's round trip; in resumable mode on PostgreSQL, the claim's)."""
+        if self.first is not None or self.cancelled:
+            return
+        self.chunks = openai_chunks(
+            messages=self.context, tools=openai_tools(self.request), call_settings=self.request.call_settings
         )
         gated = contextvars.copy_context()
         gated.run(SEND_GATE.set, self.gate)  # only this task's request waits for the gate
-        self.first: asyncio.Task[Chunk] = self.loop.create_task(self._first_chunk(), context=gated)
+        self.first = self.loop.create_task(self._first_chunk(), context=gated)
         self.first.add_done_callback(self._ended)
 
     async def _first_chunk(self) -> Chunk:
+        assert self.chunks is not None
         return await anext(self.chunks)
 
     def start(self) -> None:
@@ -86,6 +97,7 @@ class EarlyCall:
         if self.cancelled:
             self.answered.set()  # nobody should wait for an answer to a request that will not go
         elif not self.gate.done():  # `model_for` starts it too: once is enough
+            self.build()
             self.gate.set_result(None)
 
     def start_soon(self) -> None:
@@ -97,7 +109,7 @@ class EarlyCall:
 
     async def until_answered(self) -> None:
         """The same wait, on the event loop (resumable mode writes the turn after claiming the thread)."""
-        if self.gate.done() and not calls_waiting():
+        if self.first is not None and self.gate.done() and not calls_waiting():
             await asyncio.wait({self.first}, timeout=SEND_WAIT_SECONDS)
 
     @classmethod
@@ -122,6 +134,7 @@ class EarlyCall:
         return self._stream
 
     async def _stream(self) -> AsyncIterator[Chunk]:
+        assert self.first is not None and self.chunks is not None  # built by `start`
         try:
             first = await self.first
         except StopAsyncIteration:
@@ -135,7 +148,8 @@ class EarlyCall:
         ends with its HTTP request."""
         self.cancelled = True
         if not self.taken:
-            self.first.cancel()
+            if self.first is not None:
+                self.first.cancel()
             self.answered.set()
 
     def _ended(self, task: asyncio.Task[Chunk]) -> None:
@@ -147,5 +161,6 @@ class EarlyCall:
             task.exception()  # retrieved: a failure of a call nobody used is not an unhandled error
 
     async def _close(self) -> None:
-        with contextlib.suppress(BaseException):
-            await self.chunks.aclose()
+        if self.chunks is not None:
+            with contextlib.suppress(BaseException):
+                await self.chunks.aclose()

@@ -50,12 +50,14 @@ class Turn:
         return "".join(p.get("text", "") for p in (user or {}).get("parts", []) if p.get("type") == "text")
 
 
-def resolve_thread(*, workspace: Workspace, request: ChatRequest) -> tuple[Thread, bool]:
+def resolve_thread(*, workspace: Workspace, request: ChatRequest, taken: bool = False) -> tuple[Thread, bool]:
     """The request's thread in the caller's workspace, and whether it was created just now (a new one under that id
     if nobody has it); `NotFound` if another workspace has it. A new chat's first message (`starts_a_chat`) claims
     the id first, one statement fewer before the model call when it is indeed new; a taken id then falls back to
-    the lookup."""
+    the lookup. `taken`: a claim made elsewhere (`threads.chat.loopclaim`) found the id taken: just the lookup."""
     thread_id = request.thread_id
+    if taken:
+        return services.thread_get(workspace=workspace, thread_id=thread_id), False
     if not starts_a_chat(request):
         try:
             return services.thread_get(workspace=workspace, thread_id=thread_id), False

@@ -6,15 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from django.db import router
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
-from chatauth.caller import ANONYMOUS, Caller
+from chatauth.caller import ANONYMOUS, Caller, Workspace
 from config.errors import json_error
 from config.ratelimit import Limited, client_address
 from threads import services
-from threads.chat import resumable, titles
+from threads.chat import loopclaim, resumable, titles
 from threads.chat.attachments import check_file_parts, has_file_parts
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
@@ -30,11 +31,11 @@ from threads.chat.limits import (
     in_cache_thread,
 )
 from threads.chat.protocol import HEADERS, RESUMABLE_STREAM_ID_HEADER
-from threads.chat.records import append_turn, prepare_turn, resolve_thread
-from threads.chat.request import BadChatRequest, parse_chat_request
+from threads.chat.records import append_turn, prepare_turn, resolve_thread, starts_a_chat
+from threads.chat.request import BadChatRequest, ChatRequest, parse_chat_request
 from threads.chat.stream import ChatStream, Generation, stop_connection_owned
 from threads.files import FileError
-from threads.models import Message
+from threads.models import Message, Thread
 
 
 def _unauthorized(request: HttpRequest) -> JsonResponse:
@@ -79,9 +80,12 @@ async def chat(request: HttpRequest) -> HttpResponse:
             )
         except FileError as exc:
             return json_error(exc.code, exc.message, exc.status)
-    # The model request is built now, while the request is admitted and its thread resolved; it is sent only once
-    # the thread is known to be the caller's (early.py): a refused request never reaches the model.
+    # The model request is built while the request is admitted and its thread resolved; it is sent only once the
+    # thread is known to be the caller's (early.py): a refused request never reaches the model. A thread claimed on
+    # the event loop (resumable mode, PostgreSQL) has the request built during the claim's round trip instead.
     early = EarlyCall.begin(chat_request)
+    if early is not None and not (chat_settings.RESUMABLE and claims_on_loop(chat_request)):
+        early.build()
     try:
         # The request is counted against the user's rate limit and takes one of their stream slots, in one trip
         # to the shared cache. The view holds the slot until a generation takes it over (`slot.transfer()`); any
@@ -131,7 +135,7 @@ async def _start_resumable(
 ) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
-    thread, created = await run_db(resolve_thread, workspace=workspace, request=chat_request)
+    thread, created = await _resolve_thread(workspace, chat_request, early)
     if early is not None:
         early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
         await asyncio.sleep(0)  # the request goes out before the claim's own round trip is prepared
@@ -172,6 +176,29 @@ async def _start_resumable(
     # assistant-ui's `resumable` option stores this id and resumes with resumeApi(id): /api/chat/{id}/stream.
     response[RESUMABLE_STREAM_ID_HEADER] = thread.id
     return response
+
+
+def claims_on_loop(chat_request: ChatRequest) -> bool:
+    """Whether this request's thread would be claimed on the event loop (a new chat, `loopclaim` usable)."""
+    return starts_a_chat(chat_request) and loopclaim.usable(router.db_for_write(Thread))
+
+
+async def _resolve_thread(
+    workspace: Workspace, chat_request: ChatRequest, early: EarlyCall | None
+) -> tuple[Thread, bool]:
+    """`resolve_thread`, with a new chat's claim made on the event loop where it can be: the SDK builds the model
+    request (`early.build()`) while the database answers."""
+    taken = False
+    if claims_on_loop(chat_request):
+        claimed = await loopclaim.claim(
+            workspace=workspace, thread_id=chat_request.thread_id, meanwhile=early.build if early else None
+        )
+        if isinstance(claimed, Thread):
+            return claimed, True
+        taken = claimed is None
+    if early is not None:
+        early.build()  # if not built yet (the claim was not made on the loop)
+    return await run_db(resolve_thread, workspace=workspace, request=chat_request, taken=taken)
 
 
 async def _holding(slot: OwnedSlot, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -18,7 +18,9 @@ from threads.services.messages import (
     messages_in_tree_order,
 )
 from threads.services.threads import (
+    ThreadClaim,
     thread_claim,
+    thread_claim_statement,
     thread_create,
     thread_delete,
     thread_discard_if_empty,
@@ -33,6 +35,7 @@ __all__ = [
     "ExternalIdTaken",
     "InvalidParent",
     "NotFound",
+    "ThreadClaim",
     "first_user_message",
     "message_append",
     "message_append_first_turn",
@@ -43,6 +46,7 @@ __all__ = [
     "message_update",
     "messages_in_tree_order",
     "thread_claim",
+    "thread_claim_statement",
     "thread_create",
     "thread_delete",
     "thread_discard_if_empty",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -110,11 +111,30 @@ _UNFLUSHED_CLAIM_PREFIX = "WITH claimed AS ("
 _UNFLUSHED_CLAIM_SUFFIX = " RETURNING 1) SELECT count(*), set_config('synchronous_commit', 'off', true) FROM claimed"
 
 
-def thread_claim(*, workspace: Workspace, thread_id: str, durable_later: bool = False) -> Thread | None:
-    """A new, empty thread under `thread_id`, or None when the id is taken (the caller looks it up in scope: another
-    workspace's thread stays a 404). One `INSERT ... ON CONFLICT DO NOTHING` from Django's insert compiler: no
-    exception, so no savepoint and, in autocommit, no BEGIN/COMMIT (one round trip on PostgreSQL, not three).
-    No `save()` signals are sent (Thread has no receivers).
+@dataclass(frozen=True)
+class ThreadClaim:
+    """A new chat's claim of its id as one statement, for whichever connection runs it (a chat database thread's,
+    or the event loop's: `threads.chat.loopclaim`). `returns_count`: the statement answers one row holding the
+    number of rows inserted (the unflushed form); otherwise the cursor's rowcount says."""
+
+    thread: Thread
+    sql: str
+    params: tuple[Any, ...]
+    returns_count: bool
+
+    def result(self, inserted: bool, alias: str) -> Thread | None:
+        """The claimed thread, as `save()` leaves one (a stored row), or None when the id was taken."""
+        if not inserted:
+            return None
+        self.thread._state.adding = False
+        self.thread._state.db = alias
+        return self.thread
+
+
+def thread_claim_statement(
+    *, workspace: Workspace, thread_id: str, connection: Any, durable_later: bool = False
+) -> ThreadClaim:
+    """The statement `thread_claim` runs (compiled by Django's insert compiler for `connection`, sent nowhere).
 
     `durable_later`: the caller commits a write of its own before it tells anyone about this thread (a chat turn
     stores its user message before its reply is acknowledged). On PostgreSQL in autocommit, the claim's commit then
@@ -123,22 +143,28 @@ def thread_claim(*, workspace: Workspace, thread_id: str, durable_later: bool = 
     before that loses a thread nobody was told of. It saves the claim's flush, 0.3-0.4 ms in front of the model.
     """
     thread = _new_thread(workspace, thread_id=thread_id)
-    connection = connections[router.db_for_write(Thread)]
     query = InsertQuery(Thread, on_conflict=OnConflict.IGNORE)
     query.insert_values(Thread._meta.concrete_fields, [thread])
     ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    if durable_later and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return ThreadClaim(thread, f"{_UNFLUSHED_CLAIM_PREFIX}{sql}{_UNFLUSHED_CLAIM_SUFFIX}", tuple(params), True)
+    return ThreadClaim(thread, sql, tuple(params), False)
+
+
+def thread_claim(*, workspace: Workspace, thread_id: str, durable_later: bool = False) -> Thread | None:
+    """A new, empty thread under `thread_id`, or None when the id is taken (the caller looks it up in scope: another
+    workspace's thread stays a 404). One `INSERT ... ON CONFLICT DO NOTHING` from Django's insert compiler: no
+    exception, so no savepoint and, in autocommit, no BEGIN/COMMIT (one round trip on PostgreSQL, not three).
+    No `save()` signals are sent (Thread has no receivers). `durable_later`: see `thread_claim_statement`.
+    """
+    connection = connections[router.db_for_write(Thread)]
+    claim = thread_claim_statement(
+        workspace=workspace, thread_id=thread_id, connection=connection, durable_later=durable_later
+    )
     with connection.cursor() as cursor:
-        if durable_later and connection.vendor == "postgresql" and not connection.in_atomic_block:
-            cursor.execute(f"{_UNFLUSHED_CLAIM_PREFIX}{sql}{_UNFLUSHED_CLAIM_SUFFIX}", params)
-            inserted = cursor.fetchone()[0] == 1
-        else:
-            cursor.execute(sql, params)
-            inserted = cursor.rowcount == 1
-    if not inserted:
-        return None
-    thread._state.adding = False  # as `save()` leaves it: a stored row
-    thread._state.db = connection.alias
-    return thread
+        cursor.execute(claim.sql, claim.params)
+        inserted = cursor.fetchone()[0] == 1 if claim.returns_count else cursor.rowcount == 1
+    return claim.result(inserted, connection.alias)
 
 
 _UPDATABLE_THREAD_FIELDS = frozenset({"title", "is_archived", "metadata", "last_message_at"})
