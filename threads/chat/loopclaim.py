@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +39,7 @@ from django.db import connections, router
 
 from chatauth.caller import Workspace
 from threads import services
-from threads.chat.background import start_task
+from threads.chat.background import at_loop_end, start_task
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import hung_up
 from threads.models import Thread
@@ -61,7 +60,6 @@ class _LoopConnection:
     def __init__(self) -> None:
         self.connection: psycopg.AsyncConnection[Any] | None = None
         self.busy = False
-        self.last_used = 0.0
         self.closer: asyncio.TimerHandle | None = None
 
     async def run(self, claim: services.ThreadClaim, alias: str) -> Thread | None:
@@ -84,7 +82,6 @@ class _LoopConnection:
             raise
         finally:
             self.busy = False
-            self.last_used = time.monotonic()
             self._close_when_idle()
         return claim.result(inserted, alias)
 
@@ -94,6 +91,12 @@ class _LoopConnection:
         loop = asyncio.get_running_loop()
         keep = max(0.0, float(chat_settings.DB_KEEP_SECONDS))
         self.closer = loop.call_later(keep, lambda: self.busy or start_task(self.close()))
+
+    async def close_for_good(self) -> None:
+        """At the loop's end: no idle timer left behind, and the connection closed."""
+        if self.closer is not None:
+            self.closer.cancel()
+        await self.close()
 
     async def close(self) -> None:
         connection, self.connection = self.connection, None
@@ -118,18 +121,8 @@ def _loop_connection() -> _LoopConnection:
     state = _per_loop.get(loop)
     if state is None:
         state = _per_loop[loop] = _LoopConnection()
-        start_task(_close_at_loop_end(state))
+        at_loop_end(state.close_for_good)
     return state
-
-
-async def _close_at_loop_end(state: _LoopConnection) -> None:
-    """Wait until the loop shuts down (its remaining tasks are cancelled), then close its connection."""
-    try:
-        await asyncio.get_running_loop().create_future()
-    finally:
-        if state.closer is not None:
-            state.closer.cancel()
-        await state.close()
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
@@ -172,8 +165,6 @@ async def claim(
         meanwhile()
     try:
         return await asyncio.shield(running)  # a cancelled request leaves the statement to finish
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
+    except Exception as exc:  # not a cancellation (a BaseException): that goes on to the caller
         logger.warning("claim on the event loop failed (%s): falling back to a database thread", type(exc).__name__)
         return UNAVAILABLE

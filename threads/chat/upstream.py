@@ -22,7 +22,7 @@ from openai._constants import DEFAULT_CONNECTION_LIMITS
 from chatauth.caller import Workspace
 from config import metrics
 from threads.chat import attachments
-from threads.chat.background import start_task
+from threads.chat.background import at_loop_end
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.protocol import Chunk
@@ -61,14 +61,14 @@ def client() -> openai.AsyncOpenAI:
     Its transport is aiohttp (the SDK's `DefaultAioHttpClient`, the `openai[aiohttp]` extra), not the SDK's
     default httpx stack: reading a streamed reply through httpx's anyio backend cost a cancel scope, a timeout and
     a library lookup per read, the largest share of a turn's CPU (issue 17: 12.6 -> 9.9 ms per turn on SQLite).
-    The client is closed when its loop ends (`_close_at_loop_end`), so no connection outlives its loop.
+    The client is closed when its loop ends (`background.at_loop_end`), so no connection outlives its loop.
     """
     loop = asyncio.get_running_loop()
     key = (chat_settings.OPENAI_API_KEY, chat_settings.OPENAI_BASE_URL)
     per_loop = _clients.get(loop)
     if per_loop is None:
         per_loop = _clients[loop] = {}
-        start_task(_close_at_loop_end(per_loop))
+        at_loop_end(lambda: _close_clients(per_loop))
     if key not in per_loop:
         per_loop[key] = openai.AsyncOpenAI(
             api_key=key[0] or "not-set",
@@ -88,17 +88,13 @@ async def _through_send_gate(request: Any) -> None:
         await gate
 
 
-async def _close_at_loop_end(per_loop: dict[tuple[str, str], openai.AsyncOpenAI]) -> None:
-    """Wait until the loop shuts down (`asyncio.run`, which uvicorn and asgiref use, cancels every task left at
-    its end), then close the loop's clients: their kept-alive connections are closed on the loop that owns them."""
-    try:
-        await asyncio.get_running_loop().create_future()
-    finally:
-        clients = list(per_loop.values())
-        per_loop.clear()
-        for pooled in clients:
-            with contextlib.suppress(Exception):
-                await pooled.close()
+async def _close_clients(per_loop: dict[tuple[str, str], openai.AsyncOpenAI]) -> None:
+    """Close a loop's clients (at its end): their kept-alive connections are closed on the loop that owns them."""
+    clients = list(per_loop.values())
+    per_loop.clear()
+    for pooled in clients:
+        with contextlib.suppress(Exception):
+            await pooled.close()
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from tests.support.backends import wait_until_gone
 from threads.chat import dbgate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,19 +72,8 @@ def test_a_kept_connection_the_server_dropped_is_replaced_not_failed_on(settings
     first = _chat_thread_backend()
     with connection.cursor() as cursor:  # the test's own connection ends the chat thread's backend
         cursor.execute("SELECT pg_terminate_backend(%s)", [first])
-    _wait_until_gone(first)  # the server has ended it: no wait for an idle period before it is checked
+    wait_until_gone(first)  # the server has ended it: no wait for an idle period before it is checked
     assert _chat_thread_backend() != first
-
-
-def _wait_until_gone(pid: int) -> None:
-    """Until the server no longer lists the backend (at most 2 s); an `AssertionError` if it still does."""
-    with connection.cursor() as cursor:
-        for _ in range(100):
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-            if cursor.fetchone()[0] == 0:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"backend {pid} did not end")
 
 
 @postgresql_only
@@ -115,4 +104,4 @@ def test_a_kept_connection_is_checked_without_a_round_trip(settings):
 def test_with_no_keep_an_idle_thread_gives_its_connection_back(settings):
     settings.CHAT = {**settings.CHAT, "DB_KEEP_SECONDS": 0.0}
 
-    _wait_until_gone(_chat_thread_backend())
+    wait_until_gone(_chat_thread_backend())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from chatauth.caller import Workspace
+from tests.support.backends import backends_seen_from_a_new_connection, wait_until_gone
 from tests.support.chat import chat_body, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
@@ -32,21 +32,6 @@ def _loop_backend() -> int | None:
     state = loopclaim._per_loop.get(asyncio.get_running_loop())
     held = state.connection if state is not None else None
     return held.info.backend_pid if held is not None else None
-
-
-def _backend_exists(pid: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-        return cursor.fetchone()[0] == 1
-
-
-def _wait_until_gone(pid: int) -> None:
-    """Until the server no longer lists the backend (at most 2 s); an `AssertionError` if it still does."""
-    for _ in range(100):
-        if not _backend_exists(pid):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"backend {pid} did not end")
 
 
 def _on_a_loop(fn: Callable[[], Any]) -> Any:
@@ -122,7 +107,7 @@ def test_a_connection_the_server_dropped_is_replaced_not_failed_on(settings):
 def _terminate(pid: int | None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    _wait_until_gone(pid)  # type: ignore[arg-type]
+    wait_until_gone(pid)  # type: ignore[arg-type]
     connection.close()  # opened in this helper's thread: closed in it
 
 
@@ -158,7 +143,7 @@ def test_an_idle_connection_is_closed_after_the_keep_time(settings):
 
     pid, after = _on_a_loop(claim_then_idle)
     assert pid is not None and after is None
-    _wait_until_gone(pid)
+    wait_until_gone(pid)
 
 
 @postgresql_only
@@ -171,7 +156,7 @@ def test_the_connection_is_closed_when_its_loop_ends(settings):
 
     pid = _on_a_loop(claim)
     assert pid is not None
-    _wait_until_gone(pid)
+    wait_until_gone(pid)
 
 
 @postgresql_only
@@ -216,21 +201,6 @@ def test_a_resumable_burst_holds_at_most_the_database_threads_and_the_loops_conn
         cursor.execute("SELECT pg_backend_pid()")
         main_pid = cursor.fetchone()[0]
 
-    def chat_backends() -> int:
-        """Backends other than the test's own and these counters (each on a connection of its own, closed after)."""
-        params = {**connection.get_connection_params(), "application_name": "counter"}
-        raw = connection.get_new_connection(params)
-        try:
-            with raw.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND application_name <> 'counter' AND pid <> %s",
-                    [main_pid],
-                )
-                return cursor.fetchone()[0]
-        finally:
-            raw.close()
-
     async def chat(client: httpx.AsyncClient, i: int) -> tuple[int, int]:
         headers = {"Authorization": f"Bearer {make_token(f'user_loop_burst_{i}')}"}
         body = chat_body(f"thread_loop_burst_{i}", user_message("hi", f"u_loop_burst_{i}"))
@@ -238,7 +208,7 @@ def test_a_resumable_burst_holds_at_most_the_database_threads_and_the_loops_conn
         async with client.stream("POST", f"{live_server_url}/api/chat", json=body, headers=headers) as response:
             async for line in response.aiter_lines():
                 if line.startswith('data: {"type":"text-delta"'):
-                    peak = max(peak, await asyncio.to_thread(chat_backends))
+                    peak = max(peak, await asyncio.to_thread(backends_seen_from_a_new_connection, main_pid))
         return response.status_code, peak
 
     async def burst() -> list[tuple[int, int]]:

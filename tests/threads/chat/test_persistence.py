@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatauth.caller import Workspace
+from tests.support.backends import backends_seen_from_a_new_connection
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
@@ -91,22 +92,6 @@ def _other_backends() -> int:
         return cursor.fetchone()[0]
 
 
-def _backends_seen_from_a_new_connection(main_pid: int) -> int:
-    """`_other_backends`, from a connection of its own (closed after; such counters do not count each other), for
-    a measurement taken off the main thread."""
-    raw = connection.get_new_connection({**connection.get_connection_params(), "application_name": "counter"})
-    try:
-        with raw.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND application_name <> 'counter' AND pid <> %s",
-                [main_pid],
-            )
-            return cursor.fetchone()[0]
-    finally:
-        raw.close()
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
 def test_open_streams_hold_no_database_connection(settings, chat_on, live_server_url, make_token):
     """Four replies streaming at once, on a worker with one database thread: one connection at most (the thread's,
@@ -128,7 +113,7 @@ def test_open_streams_hold_no_database_connection(settings, chat_on, live_server
             async for line in response.aiter_lines():
                 deltas += line.startswith('data: {"type":"text-delta"')
                 if deltas == 5:
-                    peak = await asyncio.to_thread(_backends_seen_from_a_new_connection, main_pid)
+                    peak = await asyncio.to_thread(backends_seen_from_a_new_connection, main_pid)
                 if deltas == 6:
                     break
         return peak
