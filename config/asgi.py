@@ -80,6 +80,16 @@ def _warm_database() -> None:
         connection.close()
 
 
+def _warm_model_client() -> None:
+    """A model client made and dropped: the SDK's transport imported, the process's TLS context built (about
+    150 ms of a worker's first chat otherwise). Nothing is sent; the offline development model needs none."""
+    from threads.chat.conf import chat_settings
+    from threads.chat.upstream import new_client
+
+    if not chat_settings.uses_dev_model:
+        new_client(chat_settings.OPENAI_API_KEY, chat_settings.OPENAI_BASE_URL)
+
+
 def _warm_rendering() -> None:
     from rest_framework.renderers import JSONRenderer
 
@@ -88,7 +98,7 @@ def _warm_rendering() -> None:
 
 def _warm_up() -> None:
     started = time.perf_counter()
-    for step in (_warm_urls, _warm_settings, _warm_keys, _warm_database, _warm_rendering):
+    for step in (_warm_urls, _warm_settings, _warm_keys, _warm_database, _warm_model_client, _warm_rendering):
         try:
             step()
         except Exception as exc:

@@ -13,8 +13,9 @@ from tests.support.paths import ROOT
 
 PROBE = (
     "import json, sys, config.asgi; from django.urls import get_resolver; "
-    "from chatauth.clerk.conf import clerk_settings; "
+    "from chatauth.clerk.conf import clerk_settings; from threads.chat import upstream; "
     "print(json.dumps({'resolved': bool(get_resolver()._populated), "
+    "'tls': upstream.tls_context.cache_info().currsize, "
     "'views': all(m in sys.modules for m in ('threads.chat.views', 'threads.cloud.views', 'threads.api.views')), "
     "'settings': len(clerk_settings._cache)}))"
 )
@@ -37,3 +38,11 @@ def test_the_application_is_warm_when_imported() -> None:
 def test_warm_up_can_be_turned_off() -> None:
     cold = probe(WARM_UP="false")
     assert not cold["resolved"] and not cold["views"]
+
+
+def test_a_worker_with_a_model_has_the_model_clients_tls_context_built_when_imported() -> None:
+    assert probe(OPENAI_API_KEY="sk-warm-up")["tls"] == 1
+
+
+def test_the_offline_development_model_leaves_the_tls_context_unbuilt() -> None:
+    assert probe()["tls"] == 0

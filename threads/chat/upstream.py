@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import importlib
 import json
+import ssl
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -70,14 +72,32 @@ def client() -> openai.AsyncOpenAI:
         per_loop = _clients[loop] = {}
         at_loop_end(lambda: _close_clients(per_loop))
     if key not in per_loop:
-        per_loop[key] = openai.AsyncOpenAI(
-            api_key=key[0] or "not-set",
-            base_url=key[1] or None,
-            max_retries=0,
-            timeout=openai.Timeout(chat_settings.READ_TIMEOUT_SECONDS, connect=chat_settings.CONNECT_TIMEOUT_SECONDS),
-            http_client=openai.DefaultAioHttpClient(limits=_limits(), event_hooks={"request": [_through_send_gate]}),
-        )
+        per_loop[key] = new_client(*key)
     return per_loop[key]
+
+
+def new_client(api_key: str, base_url: str) -> openai.AsyncOpenAI:
+    """A model client as `client()` pools them. Making one needs no event loop (its aiohttp session is opened
+    by its first request), so the worker's warm-up makes one too: the first chat then finds the SDK's transport
+    imported and the TLS context built."""
+    return openai.AsyncOpenAI(
+        api_key=api_key or "not-set",
+        base_url=base_url or None,
+        max_retries=0,
+        timeout=openai.Timeout(chat_settings.READ_TIMEOUT_SECONDS, connect=chat_settings.CONNECT_TIMEOUT_SECONDS),
+        http_client=openai.DefaultAioHttpClient(
+            limits=_limits(), event_hooks={"request": [_through_send_gate]}, verify=tls_context()
+        ),
+    )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """How every model client of this process verifies the provider: the HTTP library's default context (its CA
+    bundle; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), built once. Each client built its own, loading the CA
+    bundle again (50-150 ms of a worker's first chat, once per event loop)."""
+    context: ssl.SSLContext = _HTTP.create_ssl_context()
+    return context
 
 
 async def _through_send_gate(request: Any) -> None:

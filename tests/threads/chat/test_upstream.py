@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ssl
 import weakref
 
 import pytest
@@ -33,6 +34,13 @@ def test_each_loop_gets_its_own_model_client(chat_on: OpenAIServer) -> None:
         return upstream.client()
 
     assert asyncio.run(one()) is not asyncio.run(one())
+
+
+def test_the_model_clients_tls_context_is_built_once_and_verifies_the_provider() -> None:
+    context = upstream.tls_context()
+    assert upstream.tls_context() is context  # one per process, whatever the loops and clients
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # the library's CA bundle is loaded
 
 
 def test_a_finished_loop_is_not_kept_alive_by_its_model_client(chat_on: OpenAIServer) -> None:
