@@ -128,8 +128,12 @@ def main() -> None:
         )
         assert upstream.stdout is not None
         url = upstream.stdout.readline().split()[-1]  # "listening on http://127.0.0.1:PORT"
-        env |= {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{url}/v1", "CHAT_RATE_LIMIT_REQUESTS": "1000000"}
-        env |= {"CHAT_MODEL_TITLES": "false"}
+        env |= {
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": f"{url}/v1",
+            "CHAT_RATE_LIMIT_REQUESTS": "1000000",
+            "CHAT_MODEL_TITLES": "false",
+        }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     token = subprocess.run(
         [sys.executable, "manage.py", "dev_token", "--user", "user_bench"],

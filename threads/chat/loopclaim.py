@@ -72,18 +72,15 @@ class _LoopConnection:
                 self.connection = await _connect(alias)
             async with self.connection.cursor() as cursor:
                 await cursor.execute(claim.sql, claim.params)
-                if claim.returns_count:
-                    row = await cursor.fetchone()
-                    inserted = row is not None and row[0] == 1
-                else:
-                    inserted = cursor.rowcount == 1
+                row = await cursor.fetchone() if claim.returns_count else None
+                rowcount = cursor.rowcount
         except BaseException:
             await self.close()
             raise
         finally:
             self.busy = False
             self._close_when_idle()
-        return claim.result(inserted, alias)
+        return claim.result(row, rowcount, alias)
 
     def _close_when_idle(self) -> None:
         if self.closer is not None:

@@ -84,7 +84,8 @@ async def chat(request: HttpRequest) -> HttpResponse:
     # thread is known to be the caller's (early.py): a refused request never reaches the model. A thread claimed on
     # the event loop (resumable mode, PostgreSQL) has the request built during the claim's round trip instead.
     early = EarlyCall.begin(chat_request)
-    if early is not None and not (chat_settings.RESUMABLE and claims_on_loop(chat_request)):
+    on_loop = chat_settings.RESUMABLE and claims_on_loop(chat_request)
+    if early is not None and not on_loop:
         early.build()
     try:
         # The request is counted against the user's rate limit and takes one of their stream slots, in one trip
@@ -92,7 +93,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
         # other way out of this block (an error response, an exception, a cancelled request) releases it.
         async with acquire_slot(principal.user_id, GENERATIONS, counting="chat") as slot:
             if chat_settings.RESUMABLE:
-                return await _start_resumable(principal, chat_request, slot, early)
+                return await _start_resumable(principal, chat_request, slot, early, on_loop)
             turn = await run_db(
                 prepare_turn,
                 workspace=principal.workspace,
@@ -131,11 +132,11 @@ def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
 
 
 async def _start_resumable(
-    principal: Caller, chat_request: Any, slot: SlotLease, early: EarlyCall | None
+    principal: Caller, chat_request: Any, slot: SlotLease, early: EarlyCall | None, on_loop: bool
 ) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
-    thread, created = await _resolve_thread(workspace, chat_request, early)
+    thread, created = await _resolve_thread(workspace, chat_request, early, on_loop)
     if early is not None:
         early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
         await asyncio.sleep(0)  # the request goes out before the claim's own round trip is prepared
@@ -184,12 +185,12 @@ def claims_on_loop(chat_request: ChatRequest) -> bool:
 
 
 async def _resolve_thread(
-    workspace: Workspace, chat_request: ChatRequest, early: EarlyCall | None
+    workspace: Workspace, chat_request: ChatRequest, early: EarlyCall | None, on_loop: bool
 ) -> tuple[Thread, bool]:
-    """`resolve_thread`, with a new chat's claim made on the event loop where it can be: the SDK builds the model
-    request (`early.build()`) while the database answers."""
+    """`resolve_thread`, with a new chat's claim made on the event loop where it can be (`on_loop`, from
+    `claims_on_loop`): the SDK builds the model request (`early.build()`) while the database answers."""
     taken = False
-    if claims_on_loop(chat_request):
+    if on_loop:
         claimed = await loopclaim.claim(
             workspace=workspace, thread_id=chat_request.thread_id, meanwhile=early.build if early else None
         )

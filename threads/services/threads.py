@@ -122,8 +122,10 @@ class ThreadClaim:
     params: tuple[Any, ...]
     returns_count: bool
 
-    def result(self, inserted: bool, alias: str) -> Thread | None:
-        """The claimed thread, as `save()` leaves one (a stored row), or None when the id was taken."""
+    def result(self, row: Any, rowcount: int, alias: str) -> Thread | None:
+        """The claimed thread, as `save()` leaves one (a stored row), or None when the id was taken; from what the
+        statement answered: its row (`returns_count`) or its rowcount."""
+        inserted = (row is not None and row[0] == 1) if self.returns_count else rowcount == 1
         if not inserted:
             return None
         self.thread._state.adding = False
@@ -163,8 +165,8 @@ def thread_claim(*, workspace: Workspace, thread_id: str, durable_later: bool = 
     )
     with connection.cursor() as cursor:
         cursor.execute(claim.sql, claim.params)
-        inserted = cursor.fetchone()[0] == 1 if claim.returns_count else cursor.rowcount == 1
-    return claim.result(inserted, connection.alias)
+        row = cursor.fetchone() if claim.returns_count else None
+        return claim.result(row, cursor.rowcount, connection.alias)
 
 
 _UPDATABLE_THREAD_FIELDS = frozenset({"title", "is_archived", "metadata", "last_message_at"})
