@@ -17,8 +17,7 @@ subscription interrupts the blocking read by adding to the hub's own wake stream
 includes (one wake-up for all the streams added before the next read).
 
 A generation's frames are appended to its log by a `LogWriter`: whatever piled up while one pipeline was in
-flight goes in the next, so a busy Redis costs fewer round trips, not lost chunks; the request that started
-the generation gets each frame first, the log right after.
+flight goes in the next, so a busy Redis costs fewer round trips, not lost chunks.
 
 The leases of a worker's generations are refreshed together, in one pipeline, by a `LeaseKeeper` on a
 connection of its own too, so a busy pool can never let a live generation's lease lapse.
@@ -303,26 +302,26 @@ class LeaseKeeper:
 class LogWriter:
     """Appends a generation's frames to its log in order, in batches: whatever piled up while the previous
     batch was in flight goes in one round trip (one pool connection for many chunks when Redis is busy).
-    A failed batch is retried, so a slow or briefly unreachable Redis delays the log instead of losing chunks.
+    A failed batch is retried, so a slow or briefly unreachable Redis delays chunks instead of losing them.
 
-    `sent` (the request that started the generation, in this process) is handed each frame as it is written,
-    and the frame's append is scheduled behind it: the reader's write to its client goes first, the log's
-    right after, in the next step of the event loop. On a loaded machine a write to a local socket often
-    hands the CPU to the process it wakes; with the log's write first, each chunk the user watched waited for
-    Redis to run (`bench/first_delta.py --pg`: the relay 0.7 ms shorter with the reader first). What a reload
-    replays is what the log holds: every chunk, in order, unless this worker dies between the two writes (the
-    chunks of that instant: the reaper closes such a reply as incomplete, with what its log holds)."""
+    `sent` is handed each batch once its entries have left for Redis (written to the connection), before Redis
+    has answered: a reader fed from it (the request that started the generation) never sees a chunk that is not
+    on its way into the log, so a reload after this worker died replays all it had on screen (the bytes of a
+    process killed after writing them still reach Redis). Waiting for Redis's answer as well put a round trip
+    (0.5-0.7 ms here) in front of every chunk the user watched, for no stronger promise about a crash. A batch
+    retried after its entries left is not handed on twice."""
 
     def __init__(self, client: Any, log: str, sent: Callable[[list[bytes]], None]) -> None:
         self.client = client
         self.log = log
         self.sent = sent
         self.pending: list[bytes] = []
+        self.handed = 0  # frames handed to `sent` so far (the first `handed` of all the frames written)
+        self.logged = 0  # frames Redis holds so far: `pending` holds the frames after those
         self.flushing: asyncio.Task[None] | None = None
         self.expiry_set = False
 
     def write(self, frame: bytes) -> None:
-        self.sent([frame])  # first: the reader's wake-up is queued ahead of the append
         self.pending.append(frame)
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.create_task(self._flush())
@@ -338,12 +337,14 @@ class LogWriter:
                 failures += 1
                 if failures > 20:
                     logger.error("chat log: %s chunks could not be logged (%s)", len(batch), exc.__class__.__name__)
-                    continue  # the reader in process had them; readers of the log see a gap
+                    self._hand_on(batch)  # the reader in process still gets them; readers of the log see a gap
+                    self.logged += len(batch)
+                    continue
                 self.pending[:0] = batch
                 await asyncio.sleep(min(0.1 * failures, 2))
 
     async def _append(self, batch: list[bytes]) -> None:
-        """One round trip: the batch's XADDs (and the log's expiry, once)."""
+        """One round trip: the batch's XADDs (and the log's expiry, once), handed on once written."""
         commands: list[tuple[Any, ...]] = [("XADD", self.log, "*", "d", frame) for frame in batch]
         if not self.expiry_set:
             # Bounded from the first chunk: a log whose owner crashes and nobody reads still goes.
@@ -352,6 +353,7 @@ class LogWriter:
         connection = await pool.get_connection()
         try:
             await connection.send_packed_command(connection.pack_commands(commands))
+            self._hand_on(batch)
             for _ in commands:
                 await connection.read_response()
         except BaseException:
@@ -360,6 +362,14 @@ class LogWriter:
         finally:
             await pool.release(connection)
         self.expiry_set = True
+        self.logged += len(batch)
+
+    def _hand_on(self, batch: list[bytes]) -> None:
+        """Hand on the frames of `batch` (the frames after `logged`) not handed on before (a retried batch)."""
+        new = batch[max(0, self.handed - self.logged) :]
+        if new:
+            self.handed += len(new)
+            self.sent(new)
 
     async def drain(self) -> None:
         while self.flushing is not None and not self.flushing.done():

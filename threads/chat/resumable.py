@@ -5,8 +5,8 @@ lease: the owning worker refreshes its TTL while the model runs, so a worker tha
 Every chunk is written once, already framed, to the Redis Stream `chat:log:{generation}`; readers
 replay it from the first entry and follow it live until `[DONE]`. The request that started the generation is
 its first reader, in the same process: it takes the frames from the owner as they are emitted (`FrameFeed`),
-in the order they are logged, each just before its append to the log leaves (`LogWriter`), instead of reading
-its own chunks back from Redis. A stop request is an entry
+in the order they are logged and as soon as they have left for the log (`LogWriter`), instead of reading its
+own chunks back from Redis. A stop request is an entry
 of `chat:stop:{generation}`, which the owner follows, so it cancels the model call at once from any worker
 (it used to be an entry of the log, which woke the owner for every chunk it wrote). Waiting costs no Redis
 connection: readers and stop watchers wait on the worker's `LogHub` (`threads.chat.logbus`), and every
