@@ -36,7 +36,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 from config.ratelimit import SLIDING_WINDOW_LUA, Limited, hit, limited_after, new_member, turned_off, window_key
 from threads.chat.conf import chat_settings
-from threads.chat.logbus import shared_cache_client
+from threads.chat.logbus import run_script, shared_cache_client
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class OwnedSlot:
         self._held = False
         client = shared_cache_client()
         if client is not None:
-            await asyncio.shield(client.eval(_RELEASE, 1, cache.make_key(self.key), self.token))
+            await asyncio.shield(run_script(client, _RELEASE, 1, cache.make_key(self.key), self.token))
         else:
             await asyncio.shield(in_cache_thread(self._release_sync))
 
@@ -206,7 +206,7 @@ async def _admit_in_redis(client: Any, user_id: str, kind: SlotKind, counting: s
         argv = [window, limit, new_member()]
     token = _token()
     made = [cache.make_key(key) for key in keys]
-    result = await client.eval(_ADMIT, 1 + len(made), rate_key, *made, *argv, token, _slot_ttl())
+    result = await run_script(client, _ADMIT, 1 + len(made), rate_key, *made, *argv, token, _slot_ttl())
     if isinstance(result, bytes) and result.startswith(b"wait:"):
         limited = limited_after(counting or "", float(result[5:]), limit=limit, window=window, what=what)
         raise LimitExceeded(limited or Limited(1, "Too many requests."))

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import logging
 import secrets
 import time
@@ -36,7 +38,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from config import metrics
 from threads.chat.conf import chat_settings
@@ -136,6 +138,20 @@ def shared_cache_client() -> aioredis.Redis | None:
         return None
     primary = backend._servers[0]
     return _per_loop("cache", lambda url: _client(url, max(1, int(chat_settings.REDIS_MAX_CONNECTIONS))), primary)
+
+
+@functools.cache
+def _script_sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts by SHA-1
+
+
+async def run_script(client: aioredis.Redis, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+    """`EVAL script`, sent as `EVALSHA`: the script's text crosses the wire (and is hashed by Redis) only when this
+    Redis has not cached it yet (a restart, a `SCRIPT FLUSH`), not on every call. The admission script is over 1 KB."""
+    try:
+        return await client.evalsha(_script_sha(script), numkeys, *keys_and_args)
+    except NoScriptError:
+        return await client.eval(script, numkeys, *keys_and_args)
 
 
 def log_hub() -> LogHub:

@@ -1,11 +1,10 @@
 """A new chat's thread claimed from the event loop, on a PostgreSQL connection of the loop's own.
 
 The claim (`services.thread_claim_statement`) is the one database statement between a new chat's request and its
-model call in resumable mode. Through `run_db` it cost two thread hops (0.2-0.25 ms each), and its round trip could
-not overlap the `openai` SDK building the model request on the loop: both need the interpreter, and a database
-thread whose reply has arrived waits for the loop's CPU work to end before it can read it. Here the statement is
-sent from the loop, the SDK builds the request while PostgreSQL answers, and the reply is read as soon as the loop
-is free (`bench/first_delta.py --pg`: 1.2 ms less to the upstream request).
+model call in resumable mode. Through `run_db` it cost two thread hops (0.2-0.25 ms each), and a database thread
+whose reply has arrived waits for the loop's CPU work to end before it can read it. Here the statement is sent from
+the loop and its reply read as soon as the loop is free (`bench/first_delta.py --pg`: 1.2 ms less to the upstream
+request, session 11). The model request is built earlier, during the admission's round trip (`threads.chat.early`).
 
 Bounds and health, as `threads.chat.dbgate`'s threads have them:
 - one connection per event loop (per worker), used by one claim at a time. A claim that finds it busy (a burst)
@@ -30,7 +29,6 @@ import contextlib
 import enum
 import logging
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -138,13 +136,9 @@ def usable(alias: str) -> bool:
     )
 
 
-async def claim(
-    *, workspace: Workspace, thread_id: str, meanwhile: Callable[[], None] | None = None
-) -> Thread | Unavailable | None:
+async def claim(*, workspace: Workspace, thread_id: str) -> Thread | Unavailable | None:
     """`services.thread_claim(..., durable_later=True)` made on the loop: the new thread, None when the id is taken,
-    or `UNAVAILABLE` when it was not made here (not usable, the connection busy or failing). `meanwhile` is called
-    once the statement's task is scheduled, before the loop runs it: work it schedules then (the SDK building the
-    model request) runs while the statement is on its way, not before it is sent."""
+    or `UNAVAILABLE` when it was not made here (not usable, the connection busy or failing)."""
     alias = router.db_for_write(Thread)
     if not usable(alias):
         return UNAVAILABLE
@@ -158,8 +152,6 @@ async def claim(
     state.busy = True
     running = asyncio.get_running_loop().create_task(state.run(statement, alias))
     running.add_done_callback(_retrieved)  # a failure nobody awaits any more (a cancelled request) is not unhandled
-    if meanwhile is not None:
-        meanwhile()
     try:
         return await asyncio.shield(running)  # a cancelled request leaves the statement to finish
     except Exception as exc:  # not a cancellation (a BaseException): that goes on to the caller

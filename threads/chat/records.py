@@ -9,7 +9,6 @@ What a request means against the stored thread (new message, edit, regeneration,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,13 +81,10 @@ def starts_a_chat(request: ChatRequest) -> bool:
     )
 
 
-def prepare_turn(*, workspace: Workspace, request: ChatRequest, on_thread: Callable[[], None] | None = None) -> Turn:
-    """Thread, user message and in-progress reply in one transaction (one commit). `on_thread` is called once
-    the thread is known to be the caller's, before the messages are written (`threads.chat.early`)."""
+def prepare_turn(*, workspace: Workspace, request: ChatRequest) -> Turn:
+    """Thread, user message and in-progress reply in one transaction (one commit)."""
     with transaction.atomic():
         thread, created = resolve_thread(workspace=workspace, request=request)
-        if on_thread is not None:
-            on_thread()
         return _append_turn(thread=thread, workspace=workspace, request=request, new_thread=created)
 
 

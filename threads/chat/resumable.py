@@ -32,7 +32,7 @@ from threads import services
 from threads.chat.conf import chat_settings
 from threads.chat.dbgate import run_db
 from threads.chat.feed import FrameFeed
-from threads.chat.logbus import LogWriter, lease_keeper, log_hub, redis_client, stream_id
+from threads.chat.logbus import LogWriter, lease_keeper, log_hub, redis_client, run_script, stream_id
 from threads.chat.protocol import DONE, KEEPALIVE, MessageAssembler, encode, error_chunk
 from threads.chat.records import save_reply
 from threads.chat.stream import Generation, start_generation
@@ -177,7 +177,8 @@ async def _run_owned(generation: Generation, feed: FrameFeed) -> None:
         # Once the reply is saved, in the background: no reader waits for it and no slot is held.
         generation.title_if_new()
         try:
-            await client.eval(
+            await run_script(
+                client,
                 _FINISH,
                 2,
                 log,

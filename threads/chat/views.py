@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -80,26 +79,22 @@ async def chat(request: HttpRequest) -> HttpResponse:
             )
         except FileError as exc:
             return json_error(exc.code, exc.message, exc.status)
-    # The model request is built while the request is admitted and its thread resolved; it is sent only once the
-    # thread is known to be the caller's (early.py): a refused request never reaches the model. A thread claimed on
-    # the event loop (resumable mode, PostgreSQL) has the request built during the claim's round trip instead.
+    # The model request is built while the request is admitted (the SDK's CPU fills the admission's round trip) and
+    # sent once it is (early.py): a request refused so far never reaches the model; one refused later is cancelled.
     early = EarlyCall.begin(chat_request)
-    on_loop = chat_settings.RESUMABLE and claims_on_loop(chat_request)
-    if early is not None and not on_loop:
+    if early is not None:
         early.build()
+    on_loop = chat_settings.RESUMABLE and claims_on_loop(chat_request)
     try:
         # The request is counted against the user's rate limit and takes one of their stream slots, in one trip
         # to the shared cache. The view holds the slot until a generation takes it over (`slot.transfer()`); any
         # other way out of this block (an error response, an exception, a cancelled request) releases it.
         async with acquire_slot(principal.user_id, GENERATIONS, counting="chat") as slot:
+            if early is not None:
+                await early.send()  # its context is the caller's one message: the thread is settled meanwhile
             if chat_settings.RESUMABLE:
                 return await _start_resumable(principal, chat_request, slot, early, on_loop)
-            turn = await run_db(
-                prepare_turn,
-                workspace=principal.workspace,
-                request=chat_request,
-                on_thread=early.start_soon if early is not None else None,
-            )
+            turn = await run_db(prepare_turn, workspace=principal.workspace, request=chat_request)
             model = early.model_for(turn.history) if early is not None else None
             stream = ChatStream(Generation(turn=turn, request=chat_request, slot=slot.transfer(), model=model))
             return _event_stream(stream.events())
@@ -136,10 +131,7 @@ async def _start_resumable(
 ) -> HttpResponse:
     """The server owns the generation; this response is just its first reader."""
     workspace = principal.workspace
-    thread, created = await _resolve_thread(workspace, chat_request, early, on_loop)
-    if early is not None:
-        early.start()  # the thread is the caller's: the model call overlaps the claim and the turn's writes
-        await asyncio.sleep(0)  # the request goes out before the claim's own round trip is prepared
+    thread, created = await _resolve_thread(workspace, chat_request, on_loop)
     if not created:  # a thread made just now has no reply whose owner could have died
         await resumable.reap_orphans(thread.id, workspace)
     # A tool continuation streams into the assistant message it names; anything else into a new one.
@@ -154,8 +146,6 @@ async def _start_resumable(
         )
     try:
         with resumable.holding_lease(thread.id):  # a burst may queue this for longer than a lease lasts
-            if early is not None:
-                await early.until_answered()
             turn = await run_db(
                 append_turn,
                 thread=thread,
@@ -184,21 +174,15 @@ def claims_on_loop(chat_request: ChatRequest) -> bool:
     return starts_a_chat(chat_request) and loopclaim.usable(router.db_for_write(Thread))
 
 
-async def _resolve_thread(
-    workspace: Workspace, chat_request: ChatRequest, early: EarlyCall | None, on_loop: bool
-) -> tuple[Thread, bool]:
+async def _resolve_thread(workspace: Workspace, chat_request: ChatRequest, on_loop: bool) -> tuple[Thread, bool]:
     """`resolve_thread`, with a new chat's claim made on the event loop where it can be (`on_loop`, from
-    `claims_on_loop`): the SDK builds the model request (`early.build()`) while the database answers."""
+    `claims_on_loop`): one statement from the loop, no thread hop."""
     taken = False
     if on_loop:
-        claimed = await loopclaim.claim(
-            workspace=workspace, thread_id=chat_request.thread_id, meanwhile=early.build if early else None
-        )
+        claimed = await loopclaim.claim(workspace=workspace, thread_id=chat_request.thread_id)
         if isinstance(claimed, Thread):
             return claimed, True
         taken = claimed is None
-    if early is not None:
-        early.build()  # if not built yet (the claim was not made on the loop)
     return await run_db(resolve_thread, workspace=workspace, request=chat_request, taken=taken)
 
 

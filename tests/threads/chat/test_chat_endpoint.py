@@ -180,14 +180,33 @@ def test_with_model_titles_off_a_failed_first_reply_leaves_the_thread_untitled(s
     assert Thread.objects.for_workspace(Workspace("user_chat")).get(id="thread_plain_failed").title is None
 
 
-def test_another_workspaces_thread_is_404_and_the_model_is_never_called(chat_on, post_chat):
-    services.thread_create(workspace=Workspace("user_owner"), thread_id="thread_private")
+def test_another_workspaces_thread_is_404_and_nothing_of_it_reaches_the_model(chat_on, post_chat):
+    owner = services.thread_create(workspace=Workspace("user_owner"), thread_id="thread_private", title="Secret plans")
+    services.message_append(
+        thread=owner, format="aui/v0", content={"role": "user", "content": [{"type": "text", "text": "the secret"}]}
+    )
     for user, org in [("user_chat", None), ("user_owner", "org_1"), ("user_chat", "org_1")]:
-        response = post_chat(chat_body("thread_private"), user=user, org=org)
+        response = post_chat(chat_body("thread_private", user_message("my own words")), user=user, org=org)
         assert response.status_code == 404
         assert response.json() == {"error": "not_found", "message": "Thread not found."}
-    assert chat_on.requests == []
-    assert Message.objects.for_workspace(Workspace("user_owner")).count() == 0
+    # A new chat's request leaves once its caller is admitted (threads.chat.early): it may have reached the model,
+    # with the caller's own message and nothing else.
+    for sent in chat_on.chat_requests:
+        assert [m for m in sent["body"]["messages"] if m["role"] != "system"] == [
+            {"role": "user", "content": "my own words"}
+        ]
+    assert "the secret" not in json.dumps(chat_on.requests) and "Secret plans" not in json.dumps(chat_on.requests)
+    assert Message.objects.for_workspace(Workspace("user_owner")).count() == 1
+
+
+def test_a_404s_model_call_is_cancelled_unread(chat_on, post_chat):
+    services.thread_create(workspace=Workspace("user_owner"), thread_id="thread_private")
+    chat_on.script(Reply(deltas=["never"] * 50, delay=0.05))
+    response = post_chat(chat_body("thread_private", user_message("mine")), user="user_chat")
+    assert response.status_code == 404
+    if chat_on.chat_requests:  # it was sent before the thread was found to be someone else's: it was ended
+        assert chat_on.client_went_away.wait(5)
+    assert "never" not in response.text
 
 
 def test_frontend_tools_are_offered_and_their_calls_streamed(chat_on, post_chat):

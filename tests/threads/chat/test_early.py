@@ -1,4 +1,4 @@
-"""A new chat's early model call: built at once, sent only once the thread is known to be the caller's."""
+"""A new chat's early model call: built while its caller is admitted, sent once they are."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ BUILT = 0.3  # long enough for the SDK to have built the request and reached the
 
 
 def _early(text: str = "Hi there") -> EarlyCall:
+    """An early call, built: its request stops at the gate."""
     early = EarlyCall.begin(parse_chat_request(json.dumps(chat_body("thread_early", user_message(text))).encode()))
     assert early is not None
+    early.build()
     return early
 
 
@@ -35,13 +37,13 @@ def test_an_early_call_sends_nothing_before_its_gate_opens(chat_on: OpenAIServer
     assert chat_on.requests == []
 
 
-def test_an_early_call_sends_its_one_message_once_started(chat_on: OpenAIServer) -> None:
+def test_an_early_call_sends_its_one_message_once_sent(chat_on: OpenAIServer) -> None:
     chat_on.script(Reply(deltas=["Hel", "lo"]))
 
     async def started() -> list[Any]:
         early = _early("Plan a trip")
         await asyncio.sleep(BUILT)
-        early.start()
+        await early.send()
         model = early.model_for(early.request.messages)
         assert model is not None
         return [chunk async for chunk in model()]
@@ -74,4 +76,19 @@ def test_a_rate_limited_first_message_never_reaches_the_model(
     assert sse_chunks(first.text)[-1] == "[DONE]"
     refused = post_chat(chat_body("thread_early_2"))
     assert refused.status_code == 429
+    assert len(chat_on.chat_requests) == 1
+
+
+def test_a_sent_call_cancelled_after_the_model_answered_is_ended(chat_on: OpenAIServer) -> None:
+    chat_on.script(Reply(deltas=["x"] * 200, delay=0.02))
+
+    async def answered_then_refused() -> bool:
+        early = _early()
+        await early.send()
+        assert early.first is not None
+        await asyncio.wait({early.first}, timeout=5)  # the model answered the request's headers
+        early.cancel()  # e.g. the thread turned out to be another workspace's: 404
+        return await asyncio.to_thread(chat_on.client_went_away.wait, 2)  # while the loop still runs
+
+    assert asyncio.run(answered_then_refused())
     assert len(chat_on.chat_requests) == 1

@@ -182,13 +182,16 @@ def test_a_new_resumable_chat_streams_and_stores_its_turn(resumable, post_chat):
 
 
 @postgresql_only
-def test_another_workspaces_id_is_a_404_and_reaches_no_model(resumable, post_chat):
+def test_another_workspaces_id_is_a_404_and_nothing_of_it_reaches_the_model(resumable, post_chat):
     post_chat(chat_body("thread_loop_owned", user_message("mine", "u_loop_2")), user="user_alice")
     calls = len(resumable.chat_requests)
     response = post_chat(chat_body("thread_loop_owned", user_message("theirs", "u_loop_3")), user="user_bob")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
-    assert len(resumable.chat_requests) == calls
+    for sent in resumable.chat_requests[calls:]:  # sent once Bob was admitted: his own message alone
+        assert [m for m in sent["body"]["messages"] if m["role"] != "system"] == [{"role": "user", "content": "theirs"}]
+    thread = services.thread_get(workspace=ALICE, thread_id="thread_loop_owned")
+    assert [m.role for m in services.messages_in_tree_order(thread=thread)] == ["user", "assistant"]
 
 
 @postgresql_only
