@@ -232,3 +232,17 @@ def test_a_slot_taken_by_the_admission_script_is_the_caches_own_value(settings, 
     assert slot is not None and cache.get(slot.key) == slot.token
     asyncio.run(slot.release())
     assert cache.get(slot.key) is None
+
+
+def test_the_admission_survives_a_redis_that_forgot_its_scripts(settings, shared_cache):
+    """Scripts go as EVALSHA; a Redis restarted (or `SCRIPT FLUSH`ed) is sent the text once, and caches it again."""
+    from threads.chat.limits import _ADMIT
+    from threads.chat.logbus import _script_sha
+
+    settings.CHAT = {"RATE_LIMIT_REQUESTS": 10, "MAX_CONCURRENT_STREAMS": 2}
+    shared_cache.script_flush()
+    slot = _admitted()
+    assert slot is not None
+    assert shared_cache.script_exists(_script_sha(_ADMIT)) == [True]
+    assert _admitted() is not None  # this time by its SHA alone
+    assert len(_keys(shared_cache, "chat:slot:")) == 2
