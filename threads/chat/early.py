@@ -119,8 +119,8 @@ class EarlyCall:
 
     def model_for(self, history: Any) -> Callable[[], AsyncIterator[Chunk]] | None:
         """The call as the generation's model when `history` (the stored context) is what it was built with
-        (sent now if it was not yet); otherwise it is
-        cancelled and None is returned (the generation calls the model itself)."""
+        (sent now if it was not yet); otherwise it is cancelled and None is returned (the generation calls the
+        model itself)."""
         if self.cancelled or _context(history, self.request) != self.context:
             self.cancel()
             return None
