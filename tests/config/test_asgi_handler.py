@@ -26,7 +26,7 @@ from django.core.signals import request_finished
 from django.db import connection as test_connection
 from django.db.backends.signals import connection_created
 
-from config.handler import IN_PLACE, ASGIHandler
+from config.handler import IN_PLACE, NOT_ON_CHAT_PATHS, ASGIHandler, is_chat_path
 from tests.support.chat import chat_body
 from tests.support.openai_server import OpenAIServer, Reply
 
@@ -56,6 +56,44 @@ def test_settings_name_djangos_middlewares_and_the_handler_runs_them_in_place() 
     assert sorted(handler.in_place) == sorted(IN_PLACE)
     # CSRF's process_view is the only one, and runs in place.
     assert [m.__name__ for m in handler._view_middleware] == ["process_view_in_place"]
+
+
+def test_the_chat_paths_chain_is_the_settings_chain_without_the_admins_middlewares() -> None:
+    """Every other middleware (request id, security, metrics, CORS, JSON errors, CSRF, Clerk, clickjacking) runs on
+    the chat paths as on any other; a renamed or removed middleware fails here instead of running everywhere."""
+    assert NOT_ON_CHAT_PATHS <= set(django_settings.MIDDLEWARE)
+    handler = ASGIHandler()
+    assert handler.loaded == list(django_settings.MIDDLEWARE)
+    assert handler.chat_paths is not None and handler.chat_paths.chat_paths is None
+    assert handler.chat_paths.loaded == [m for m in django_settings.MIDDLEWARE if m not in NOT_ON_CHAT_PATHS]
+    assert sorted(handler.chat_paths.in_place) == sorted(set(IN_PLACE) - NOT_ON_CHAT_PATHS)
+
+
+@pytest.mark.parametrize(
+    ("path", "chat"),
+    [
+        ("/api/chat", True),
+        ("/api/chat/thread_1/stream", True),
+        ("/api/chatroom", False),
+        ("/api/threads/thread_1/title", False),
+        ("/admin/login/", False),
+        ("/", False),
+    ],
+)
+def test_only_the_chat_views_paths_take_the_chat_chain(path: str, chat: bool) -> None:
+    assert is_chat_path(path) is chat
+
+
+def test_a_chat_path_has_no_django_session_and_the_rest_keeps_it(transactional_db, live_server_url) -> None:
+    """The full chain clears a stale Django session cookie (SessionMiddleware); the chat chain never reads it."""
+    stale = {"Cookie": "sessionid=stale"}
+    with httpx.Client(base_url=live_server_url, timeout=20) as client:
+        elsewhere = client.get("/healthz", headers=stale)
+        chat = client.get("/api/chat", headers=stale)
+    assert elsewhere.status_code == 200 and "sessionid=" in elsewhere.headers.get("set-cookie", "")
+    assert chat.status_code == 405 and chat.json()["error"] == "method_not_allowed"
+    assert "sessionid=" not in chat.headers.get("set-cookie", "")
+    assert chat.headers["x-frame-options"] == "DENY" and re.fullmatch(r"[0-9a-f]{32}", chat.headers["x-request-id"])
 
 
 # --- an open stream holds no thread -------------------------------------------------------------------------------
