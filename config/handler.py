@@ -55,7 +55,8 @@ IN_PLACE: dict[str, str] = {
 }
 
 
-# Paths served by the chat views (`threads.chat.urls`): `/api/chat` and what is under it.
+# The streaming chat endpoints (`threads.chat.urls`): `/api/chat` and `/api/chat/{id}/stream`. The title endpoint,
+# a chat view too, is not under it and takes the full chain. Should the URLs move, they take the full chain too.
 CHAT_PATHS = "/api/chat"
 
 # Middlewares left out of the chat paths' chain: each reads or writes only what those paths never use.
