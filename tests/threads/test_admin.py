@@ -6,8 +6,11 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 from django.test import Client
+from django.urls import reverse
 
 from chatauth.caller import Workspace
 from chatauth.clerk.users import get_or_create_clerk_user
@@ -20,6 +23,11 @@ ALICE = Workspace(user_id="user_alice")
 ALICE_IN_ACME = Workspace(user_id="user_alice", org_id="org_acme")
 BOB_IN_GLOBEX = Workspace(user_id="user_bob", org_id="org_globex")
 CHANGELIST = "/admin/threads/thread/"
+
+
+def change_url(obj: Model) -> str:
+    """The admin's own link to an object: the admin escapes `_` in keys, so `thr_2B...` is not a URL for `thr_2B...`."""
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[quote(obj.pk)])
 
 
 @pytest.fixture
@@ -103,15 +111,24 @@ def test_change_page_shows_messages_in_tree_order_indented_by_height(staff):
     add("b", "root")  # a regeneration: a sibling branch of "a"
     add("a1", "a")
     add("b1", "b")
-    html = staff.get(f"{CHANGELIST}{thread.id}/change/").content.decode()
+    html = staff.get(change_url(thread)).content.decode()
     order = re.findall(r'data-message-id="([^"]+)" style="margin-left:([0-9.]+)em', html)
     assert order == [("root", "0.0"), ("a", "1.5"), ("a1", "3.0"), ("b", "1.5"), ("b1", "3.0")]
+
+
+def test_the_changelists_link_opens_a_thread_whose_id_looks_like_an_admin_escape(staff):
+    """One id in a few hundred starts `thr_2B...`, which the admin would read as `thr+...` if it were not escaped."""
+    thread = services.thread_create(workspace=ALICE, title="Escaped", thread_id="thr_2BkdiHuKEtATtPFUHdP0aA")
+    changelist = staff.get(CHANGELIST).content.decode()
+    assert change_url(thread) in changelist
+    response = staff.get(change_url(thread))
+    assert response.status_code == 200 and "Escaped" in response.content.decode()
 
 
 def test_change_page_escapes_message_content(staff):
     thread = services.thread_create(workspace=ALICE, title="xss")
     services.message_append(thread=thread, format="aui/v0", content={"role": "user", "content": "<script>x()</script>"})
-    html = staff.get(f"{CHANGELIST}{thread.id}/change/").content.decode()
+    html = staff.get(change_url(thread)).content.decode()
     assert "<script>x()</script>" not in html
     assert "&lt;script&gt;" in html
 
@@ -119,7 +136,7 @@ def test_change_page_escapes_message_content(staff):
 def test_threads_cannot_be_added_or_edited_in_the_admin(staff):
     thread = _thread(ALICE, "Keep me")
     assert staff.get(f"{CHANGELIST}add/").status_code == 403
-    staff.post(f"{CHANGELIST}{thread.id}/change/", {"title": "changed"})
+    staff.post(change_url(thread), {"title": "changed"})
     assert Thread.unscoped_for_operators.get(pk=thread.pk).title == "Keep me"
 
 
@@ -131,7 +148,7 @@ def test_messages_run_reports_and_feedback_are_browsable(staff):
     assert message.message_id in staff.get("/admin/threads/message/").content.decode()
     assert "gpt-test" in staff.get("/admin/threads/runreport/").content.decode()
     assert "positive" in staff.get("/admin/threads/messagefeedback/").content.decode()
-    assert staff.get("/admin/threads/runreport/run_1/change/").status_code == 200
+    assert staff.get(change_url(RunReport.unscoped_for_operators.get(id="run_1"))).status_code == 200
 
 
 def test_a_clerk_token_does_not_open_the_admin(make_token):
@@ -162,7 +179,7 @@ def _message_html(html: str, message_id: str) -> str:
 
 
 def _change_page(staff: Client, thread: Thread) -> str:
-    response = staff.get(f"{CHANGELIST}{thread.id}/change/")
+    response = staff.get(change_url(thread))
     assert response.status_code == 200
     return response.content.decode()
 

@@ -6,7 +6,9 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.core.management import call_command
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from chatauth.cloud.apikeys import hash_key, revoke_api_key
@@ -101,8 +103,9 @@ def test_admin_shows_a_new_key_once(admin_client: Any, cloud: Any) -> None:
     start = body.index("aui_sk_")
     raw = body[start : body.index('"', start)]
     assert raw.startswith(key.display_prefix) and key.key_hash == hash_key(raw)
-    change_page = admin_client.get(f"/admin/chatauth/apikey/{key.pk}/change/").content.decode()
-    assert raw not in change_page
+    change_page = admin_client.get(reverse("admin:chatauth_apikey_change", args=[quote(key.pk)]))
+    assert change_page.status_code == 200 and key.display_prefix in change_page.content.decode()
+    assert raw not in change_page.content.decode()
 
 
 def test_admin_revoke_action_takes_effect_at_once(admin_client: Any, api_key: tuple[ApiKey, str]) -> None:
