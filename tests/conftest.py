@@ -36,11 +36,13 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" i
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
     """pytest-django's test database, with the chat's database threads stopped before it is dropped: they keep
-    their connections between calls (`CHAT_DB_KEEP_SECONDS`), and PostgreSQL refuses to drop a database in use."""
+    their connections between calls (`CHAT_DB_KEEP_SECONDS`), and PostgreSQL refuses to drop a database in use
+    (the run's database would be left behind on the server)."""
     yield
     from threads.chat import dbgate
 
     dbgate.shutdown()
+    isolation.end_other_sessions()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

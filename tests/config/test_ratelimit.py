@@ -41,16 +41,18 @@ def test_subjects_have_budgets_of_their_own(any_cache):
 
 
 def test_the_budget_holds_across_a_window_boundary(any_cache):
-    """A fixed 2-second window resets at its boundary and would let 2x the budget through around it; the sliding
-    log keeps refusing until the oldest hit is a whole window old."""
-    window = 2.0
-    while time.time() % window > 0.3:  # start just after a fixed-window boundary
-        time.sleep(0.05)
+    """A fixed 4-second window resets at its boundary and would let 2x the budget through around it; the sliding
+    log keeps refusing until the oldest hit is a whole window old. (Seconds of slack on either side of each check:
+    a stalled machine must not decide it.)"""
+    window = 4.0
+    while not window - 0.8 < time.time() % window < window - 0.4:  # start just before a fixed-window boundary
+        time.sleep(0.02)
+    start = time.monotonic()
     for _ in range(3):
         assert ratelimit.hit("t", "edge", limit=3, window=window, what="tests") is None
-    time.sleep(window * 0.8)  # past the next fixed-window boundary, not a whole window after the hits
+    time.sleep(1.0)  # past that boundary, about 3 s before the hits are a whole window old
     assert ratelimit.hit("t", "edge", limit=3, window=window, what="tests") is not None
-    time.sleep(window * 0.5)
+    time.sleep(max(0.0, start + window + 0.5 - time.monotonic()))
     assert ratelimit.hit("t", "edge", limit=3, window=window, what="tests") is None
 
 

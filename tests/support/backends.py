@@ -8,6 +8,15 @@ import time
 from django.db import connection
 
 
+def other_backends() -> int:
+    """Backends of this database other than the test's own connection: a baseline taken before the service runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
 def wait_until_gone(pid: int) -> None:
     """Until the server no longer lists the backend (at most 2 s); an `AssertionError` if it still does."""
     with connection.cursor() as cursor:

@@ -101,3 +101,30 @@ def clear_cache() -> None:
     keys = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+def end_other_sessions() -> None:
+    """Before the run's PostgreSQL database is dropped: close this thread's connection, then end any other session
+    still on the database (a thread a test left running, say), with a warning naming it. PostgreSQL refuses to drop
+    a database in use, and the run's database would be left on the server."""
+    import warnings
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        return
+    connections.close_all()
+    raw = connection.get_new_connection(connection.get_connection_params())
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, state, left(query, 120), pg_terminate_backend(pid) "
+                "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            ended = cursor.fetchall()
+    finally:
+        raw.close()
+    for pid, application, state, query in (row[:4] for row in ended):
+        warnings.warn(
+            f"a session was left on the test database: pid {pid} {application!r} {state}: {query}", stacklevel=2
+        )

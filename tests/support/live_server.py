@@ -40,5 +40,10 @@ class LiveAsgiServer:
         return self
 
     def stop(self) -> None:
+        """Gracefully, then not: a stream a test left open would keep the loop (and its database connections,
+        which PostgreSQL will not drop a test database under) alive past the test."""
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout=10)

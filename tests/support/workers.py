@@ -123,9 +123,17 @@ class Worker:
     """`python -m uvicorn config.asgi:application` in its own process, as in production."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
+        self._spawn()
+
+    def _spawn(self) -> None:
+        # The port is free when chosen, but the process binds it only after importing Django: another worker (or
+        # another job on the machine) may take it meanwhile. `wait_ready` then starts this one on a new port.
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
+        self.log.truncate(0)
+        self.log.seek(0)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -141,7 +149,7 @@ class Worker:
                 "off",
             ],
             cwd=ROOT,
-            env=env,
+            env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -149,8 +157,13 @@ class Worker:
     def wait_ready(self, timeout: float = 90) -> Worker:
         """Until /healthz answers; generous, since a loaded machine can take long to import Django."""
         deadline = time.monotonic() + timeout
+        respawns = 3
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.output().lower() and respawns:
+                    respawns -= 1
+                    self._spawn()
+                    continue
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:

@@ -24,7 +24,8 @@ pytestmark = [
     pytest.mark.node,
     needs_npm("ai"),
 ]
-TITLE = Reply(deltas=["A title"])  # a new thread is titled after its first reply: one model call in between
+# A new thread is titled after its first reply: one model call in between, which only a non-streamed request takes.
+TITLE = Reply(deltas=["A title"], stream=False)
 
 
 def _session(url: str, token: str, chat_id: str, actions: list[dict[str, Any]], *, only_last: bool = False) -> Any:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatauth.caller import Workspace
-from tests.support.backends import backends_seen_from_a_new_connection
+from tests.support.backends import backends_seen_from_a_new_connection, other_backends
 from tests.support.chat import chat_body, finish_chunk, sse_chunks, user_message
 from tests.support.openai_server import Reply
 from threads import services
@@ -84,14 +84,6 @@ def test_the_assistant_message_is_in_progress_while_streaming_and_complete_after
     )
 
 
-def _other_backends() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")
 def test_open_streams_hold_no_database_connection(settings, chat_on, live_server_url, make_token):
     """Four replies streaming at once, on a worker with one database thread: one connection at most (the thread's,
@@ -99,7 +91,7 @@ def test_open_streams_hold_no_database_connection(settings, chat_on, live_server
     settings.CHAT = {**settings.CHAT, "DB_CONCURRENCY": 1}
     chat_on.script(*[Reply(deltas=[f" w{i}" for i in range(60)], delay=0.05) for _ in range(4)])
     dbgate.shutdown()  # no connection kept from earlier tests
-    before = _other_backends()
+    before = other_backends()
     with connection.cursor() as cursor:  # the test's own connection is not counted
         cursor.execute("SELECT pg_backend_pid()")
         main_pid = cursor.fetchone()[0]

@@ -18,7 +18,7 @@ from tests.support.paths import NODE_DIR
 
 pytestmark = [pytest.mark.node, needs_npm("assistant-cloud")]
 
-URL_TTL = 2
+URL_TTL = 4  # whole seconds from now, rounded down: at least 3 s for the script's uses of one URL
 
 
 @pytest.fixture

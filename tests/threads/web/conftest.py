@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 
 from tests.support.openai_server import OpenAIServer
 
@@ -120,6 +121,9 @@ def launch_chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield chromium
         chromium.close()
     finally:
+        # While that loop runs, Django keeps this thread's connections apart from its plain ones (asgiref's
+        # context-local storage): close them here, or a connection the test opened outlives the run.
+        connections.close_all()
         playwright.stop()
 
 
