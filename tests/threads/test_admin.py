@@ -6,14 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
-from django.db.models import Model
 from django.test import Client
-from django.urls import reverse
 
 from chatauth.caller import Workspace
 from chatauth.clerk.users import get_or_create_clerk_user
+from tests.support.admin import change_url
 from threads import services
 from threads.models import Message, MessageFeedback, RunReport, Thread
 
@@ -23,11 +21,6 @@ ALICE = Workspace(user_id="user_alice")
 ALICE_IN_ACME = Workspace(user_id="user_alice", org_id="org_acme")
 BOB_IN_GLOBEX = Workspace(user_id="user_bob", org_id="org_globex")
 CHANGELIST = "/admin/threads/thread/"
-
-
-def change_url(obj: Model) -> str:
-    """The admin's own link to an object: the admin escapes `_` in keys, so `thr_2B...` is not a URL for `thr_2B...`."""
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[quote(obj.pk)])
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.contrib.admin.utils import quote
 from django.core.management import call_command
-from django.urls import reverse
 from rest_framework.test import APIClient
 
 from chatauth.cloud.apikeys import hash_key, revoke_api_key
 from chatauth.cloud.tokens import verify
 from chatauth.models import ApiKey
+from tests.support.admin import change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +102,7 @@ def test_admin_shows_a_new_key_once(admin_client: Any, cloud: Any) -> None:
     start = body.index("aui_sk_")
     raw = body[start : body.index('"', start)]
     assert raw.startswith(key.display_prefix) and key.key_hash == hash_key(raw)
-    change_page = admin_client.get(reverse("admin:chatauth_apikey_change", args=[quote(key.pk)]))
+    change_page = admin_client.get(change_url(key))
     assert change_page.status_code == 200 and key.display_prefix in change_page.content.decode()
     assert raw not in change_page.content.decode()
 

@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.support.admin import change_url
+
 pytestmark = pytest.mark.django_db
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 
@@ -35,5 +37,5 @@ def test_admin_lists_the_new_models(ws_client: Any) -> None:
     assert b"ai.streamText" in traces.content
     from threads.models import TraceBatch
 
-    detail = staff.get(f"/admin/threads/tracebatch/{TraceBatch.unscoped_for_operators.get().pk}/change/")
+    detail = staff.get(change_url(TraceBatch.unscoped_for_operators.get()))
     assert detail.status_code == 200 and b"00f067aa0ba902b7" in detail.content
